@@ -1,0 +1,3 @@
+"""groundtruth: environment-grounded agent sandboxes with verifiable outcomes."""
+
+__version__ = "0.1.0"

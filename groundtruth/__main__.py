@@ -1,0 +1,3 @@
+from groundtruth.cli import main
+
+main()

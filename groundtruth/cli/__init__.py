@@ -1,0 +1,46 @@
+"""The `groundtruth` command: one subcommand group per library module, sqlite-utils style."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from groundtruth import __version__
+from groundtruth.cli import images as images_cli
+from groundtruth.cli import sandbox as sandbox_cli
+from groundtruth.errors import GroundtruthError
+
+app = typer.Typer(
+    name="groundtruth",
+    help="Environment-grounded agent sandboxes with verifiable outcomes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(images_cli.app, name="images")
+app.add_typer(sandbox_cli.app, name="sandbox")
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"groundtruth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Run agents in hardened Docker sandboxes and check what they really did."""
+
+
+def main() -> None:
+    try:
+        app()
+    except GroundtruthError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

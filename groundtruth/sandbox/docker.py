@@ -1,0 +1,523 @@
+"""Docker backend: one hardened container per episode, driven through the engine API only.
+
+The blocking work lives in `DockerSandbox` (the sync API); `AsyncDockerSandbox` runs the same calls in
+anyio's worker threads, so hundreds of episodes share a bounded pool instead of a thread each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+import tarfile
+import time
+import uuid
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import decode_json_header
+from pydantic import BaseModel
+
+from groundtruth.errors import FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
+from groundtruth.sandbox.base import (
+    AGENT_USER,
+    DiffEntry,
+    ExecResult,
+    FileStat,
+    ProcessInfo,
+    SandboxSpec,
+)
+from groundtruth.sandbox.engine import base_labels, client
+from groundtruth.sandbox.streams import pump
+
+T = TypeVar("T")
+
+HOST_GRACE_SECONDS = 5.0
+KILL_AFTER_SECONDS = 2
+_GO_DIR = 1 << 31
+_GO_SYMLINK = 1 << 27
+_DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
+
+# Runs as the timed-out command's user: kills every process of that uid that started after the command
+# did, which catches double-forked daemons that left the process group `timeout` killed.
+_SWEEP_SCRIPT = r"""
+el="$1"; me=$$
+tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+read up _ < /proc/uptime
+lim=$(awk -v u="$up" -v e="$el" -v t="$tck" 'BEGIN{v=(u-e)*t; if (v<0) v=0; printf "%d", v}')
+myuid=$(id -u)
+pass=0
+while [ $pass -lt 8 ]; do
+  found=""
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$me" ] && continue
+    [ "$(stat -c %u "$d" 2>/dev/null)" = "$myuid" ] || continue
+    st=$(cat "$d/stat" 2>/dev/null) || continue
+    rest=${st##*) }
+    set -- $rest
+    shift 19
+    [ "${1:-0}" -ge "$lim" ] 2>/dev/null || continue
+    found="$found $p"
+  done
+  [ -z "$found" ] && exit 0
+  kill -STOP $found 2>/dev/null; kill -KILL $found 2>/dev/null
+  pass=$((pass+1))
+done
+exit 1
+"""
+
+_STOP_ALL_SCRIPT = "for i in 1 2 3 4 5; do kill -STOP -1 2>/dev/null; kill -KILL -1 2>/dev/null; done; exit 0"
+
+
+def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except NotFound as exc:
+        raise SandboxClosed(f"{what}: the sandbox container is gone ({exc.explanation})") from exc
+    except DockerException as exc:
+        raise InfrastructureError(f"{what}: Docker engine error: {exc}") from exc
+
+
+class RawExec(BaseModel):
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    duration: float
+    truncated: bool
+    timed_out: bool
+
+
+class DockerSandbox:
+    """Sync sandbox over one container. Create with `DockerSandbox.create(spec)`; always `close()`."""
+
+    def __init__(self, spec: SandboxSpec, container_id: str) -> None:
+        self.spec = spec
+        self.container_id = container_id
+        self._closed = False
+        self._uids: dict[str, tuple[int, int]] = {}
+        self._snapshots: list[str] = []
+
+    # lifecycle -------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, spec: SandboxSpec, *, kind: str = "sandbox") -> DockerSandbox:
+        return cls(spec, cls._start_container(spec, spec.image, kind))
+
+    @staticmethod
+    def _start_container(spec: SandboxSpec, image: str, kind: str) -> str:
+        labels = {**base_labels(spec.run_id, spec.episode_id, spec.ttl_seconds, kind), **spec.labels}
+        mem = f"{spec.memory_mb}m"
+        try:
+            container = client().containers.create(
+                image,
+                command=["sleep", str(spec.ttl_seconds)],
+                detach=True,
+                auto_remove=True,
+                init=True,
+                network_mode="none",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                mem_limit=mem,
+                memswap_limit=mem,
+                pids_limit=spec.pids,
+                nano_cpus=int(spec.cpus * 1e9),
+                ipc_mode="private",
+                hostname="sandbox",
+                labels=labels,
+                user="root",
+            )
+            try:
+                container.start()
+            except APIError:
+                container.remove(force=True)
+                raise
+        except ImageNotFound as exc:
+            raise ImageMissing(
+                f"image {image!r} is not in the Docker engine: run `groundtruth images build` first"
+            ) from exc
+        except APIError as exc:
+            raise InfrastructureError(f"could not start a sandbox from {image!r}: {exc}") from exc
+        return str(container.id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            client().api.remove_container(self.container_id, force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if "already in progress" not in str(exc):
+                raise InfrastructureError(f"could not remove sandbox {self.container_id[:12]}: {exc}") from exc
+        for image in self._snapshots:
+            with contextlib.suppress(NotFound, APIError):
+                client().api.remove_image(image, force=True)
+        self._snapshots.clear()
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SandboxClosed("the sandbox is closed")
+
+    # exec ------------------------------------------------------------------------------------------
+    def exec(
+        self,
+        cmd: str | list[str],
+        *,
+        user: str = AGENT_USER,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | str | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+        return ExecResult(
+            exit_code=raw.exit_code,
+            stdout=raw.stdout.decode("utf-8", errors="replace"),
+            stderr=raw.stderr.decode("utf-8", errors="replace"),
+            duration=raw.duration,
+            truncated=raw.truncated,
+            timed_out=raw.timed_out,
+        )
+
+    def exec_bytes(
+        self,
+        cmd: str | list[str],
+        *,
+        user: str = AGENT_USER,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | str | None = None,
+        timeout: float = 60.0,
+        output_cap: int | None = None,
+    ) -> RawExec:
+        """`exec` without decoding, for binary output."""
+        self._check_open()
+        argv = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        limit = max(float(timeout), 0.1)
+        wrapped = ["/usr/bin/timeout", "-k", str(KILL_AFTER_SECONDS), f"{limit:.3f}", *argv]
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        api = client().api
+        started = time.monotonic()
+        exec_id = _engine_call(
+            "exec", api.exec_create, self.container_id, wrapped, stdin=data is not None,
+            stdout=True, stderr=True, user=user, workdir=cwd or self.spec.workdir, environment=env,
+        )["Id"]
+        sock = _engine_call("exec", api.exec_start, exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
+        deadline = started + limit + KILL_AFTER_SECONDS + HOST_GRACE_SECONDS
+        try:
+            stream = pump(raw, data, output_cap or self.spec.output_cap, deadline)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+        duration = time.monotonic() - started
+        exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
+        timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
+        if timed_out:
+            self._sweep(user, started)
+            exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
+        return RawExec(
+            exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
+            duration=duration, truncated=stream.truncated, timed_out=timed_out,
+        )
+
+    def _exit_code(self, exec_id: str, *, wait: bool) -> int | None:
+        for _ in range(50 if wait else 1):
+            info = _engine_call("exec inspect", client().api.exec_inspect, exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            time.sleep(0.02)
+        return None
+
+    def _sweep(self, user: str, started: float) -> None:
+        """After a timeout, no process that the command started may survive it."""
+        for _ in range(5):
+            elapsed = time.monotonic() - started + 0.1
+            try:
+                res = client().api.exec_create(
+                    self.container_id, ["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", f"{elapsed:.2f}"], user=user,
+                )
+                client().api.exec_start(res["Id"])
+                if client().api.exec_inspect(res["Id"]).get("ExitCode") == 0:
+                    return
+            except APIError:
+                time.sleep(0.2)
+
+    # files -----------------------------------------------------------------------------------------
+    def stat(self, path: str) -> FileStat:
+        self._check_open()
+        api = client().api
+        try:
+            res = api.head(api._url("/containers/{0}/archive", self.container_id), params={"path": path})
+        except DockerException as exc:
+            raise InfrastructureError(f"stat {path}: {exc}") from exc
+        if res.status_code == 404:
+            if "No such container" in res.text:
+                raise SandboxClosed("stat: the sandbox container is gone")
+            return FileStat(path=path, exists=False, kind="missing")
+        if res.status_code >= 400:
+            raise InfrastructureError(f"stat {path}: engine answered {res.status_code}")
+        st = decode_json_header(res.headers["x-docker-container-path-stat"])
+        mode = int(st.get("mode", 0))
+        kind = "dir" if mode & _GO_DIR else "symlink" if mode & _GO_SYMLINK else "file"
+        if mode & ~(_GO_DIR | _GO_SYMLINK | 0o7777) and kind == "file":
+            kind = "other"
+        return FileStat(
+            path=path, exists=True, kind=kind, size=int(st.get("size", 0)), mode=mode & 0o7777,
+            link_target=str(st.get("linkTarget", "")),
+        )
+
+    def read_file(self, path: str, *, user: str | None = None) -> bytes:
+        """Read through the engine (user=None: outside the agent's reach) or as `user` (its permissions)."""
+        self._check_open()
+        if user is not None and user != "root":
+            res = self.exec_bytes(["cat", "--", path], user=user, timeout=60,
+                                  output_cap=self.spec.file_size_limit + 1)
+            if res.exit_code != 0:
+                raise FileNotFoundError(res.stderr.decode(errors="replace").strip() or f"cannot read {path}")
+            if res.truncated:
+                raise FileTooLarge(f"{path} is over the {self.spec.file_size_limit}-byte read limit")
+            return res.stdout
+        target = path
+        for _ in range(8):
+            st = self.stat(target)
+            if not st.exists:
+                raise FileNotFoundError(f"{path}: no such file in the sandbox")
+            if st.kind == "symlink":
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(target), st.link_target))
+                continue
+            if st.kind == "dir":
+                raise IsADirectoryError(f"{path} is a directory")
+            if st.size > self.spec.file_size_limit:
+                raise FileTooLarge(
+                    f"{path} is {st.size} bytes, over the {self.spec.file_size_limit}-byte limit; "
+                    "raise SandboxSpec.file_size_limit to read it"
+                )
+            return self._archive_member(target)
+        raise FileNotFoundError(f"{path}: too many levels of symbolic links")
+
+    def _archive_member(self, path: str) -> bytes:
+        stream, _ = _engine_call("read", client().api.get_archive, self.container_id, path)
+        buf = io.BytesIO()
+        for chunk in stream:
+            buf.write(chunk)
+            if buf.tell() > self.spec.file_size_limit + 1024 * 1024:
+                raise FileTooLarge(f"{path} grew beyond the read limit while being read")
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tar:
+            for member in tar:
+                if member.isfile():
+                    fh = tar.extractfile(member)
+                    return fh.read() if fh is not None else b""
+        raise FileNotFoundError(f"{path} is not a regular file")
+
+    def read_text(self, path: str, *, user: str | None = None) -> str:
+        return self.read_file(path, user=user).decode("utf-8")
+
+    def read_tree(self, path: str) -> bytes:
+        """The engine's tar archive of a path, for checks that inspect a whole directory from outside."""
+        self._check_open()
+        stream, _ = _engine_call("read", client().api.get_archive, self.container_id, path)
+        return b"".join(stream)
+
+    def write_file(
+        self,
+        path: str,
+        data: bytes | str,
+        *,
+        user: str | None = None,
+        mode: int = 0o644,
+        owner: str = "root",
+    ) -> None:
+        """Write through the engine (user=None; owner/mode set exactly) or as `user` (its permissions apply)."""
+        self._check_open()
+        payload = data.encode() if isinstance(data, str) else data
+        if len(payload) > self.spec.file_size_limit:
+            raise FileTooLarge(f"{len(payload)} bytes is over the {self.spec.file_size_limit}-byte write limit")
+        if user is not None and user != "root":
+            script = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" -- "$1"'
+            res = self.exec(["/bin/sh", "-c", script, "sh", path, f"{mode:o}"], user=user, stdin=payload, timeout=60)
+            if res.exit_code != 0:
+                raise PermissionError(res.stderr.strip() or f"cannot write {path} as {user}")
+            return
+        uid, gid = self._ids(owner)
+        path = posixpath.normpath(path)
+        anchor = posixpath.dirname(path)
+        missing: list[str] = []
+        while anchor not in ("/", "") and not self.stat(anchor).exists:
+            missing.append(posixpath.basename(anchor))
+            anchor = posixpath.dirname(anchor)
+        buf = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            rel = ""
+            for part in reversed(missing):
+                rel = posixpath.join(rel, part) if rel else part
+                info = tarfile.TarInfo(rel)
+                info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, 0o755, uid, gid, now
+                tar.addfile(info)
+            name = posixpath.join(rel, posixpath.basename(path)) if rel else posixpath.basename(path)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(payload), mode, uid, gid, now
+            tar.addfile(info, io.BytesIO(payload))
+        ok = _engine_call("write", client().api.put_archive, self.container_id, anchor or "/", buf.getvalue())
+        if not ok:
+            raise InfrastructureError(f"the engine refused to write {path}")
+
+    def put_archive(self, directory: str, tar_bytes: bytes) -> None:
+        self._check_open()
+        if not _engine_call("write", client().api.put_archive, self.container_id, directory, tar_bytes):
+            raise InfrastructureError(f"the engine refused the archive for {directory}")
+
+    def _ids(self, user: str) -> tuple[int, int]:
+        if user not in self._uids:
+            if user == "root":
+                self._uids[user] = (0, 0)
+            else:
+                passwd = self._archive_member("/etc/passwd").decode()
+                for line in passwd.splitlines():
+                    fields = line.split(":")
+                    if len(fields) > 3 and fields[0] == user:
+                        self._uids[user] = (int(fields[2]), int(fields[3]))
+                        break
+                else:
+                    raise InfrastructureError(f"user {user!r} does not exist in image {self.spec.image}")
+        return self._uids[user]
+
+    def uid(self, user: str = AGENT_USER) -> int:
+        return self._ids(user)[0]
+
+    # state from the engine ---------------------------------------------------------------------------
+    def diff(self) -> list[DiffEntry]:
+        self._check_open()
+        changes = _engine_call("diff", client().api.diff, self.container_id) or []
+        return [DiffEntry(path=c["Path"], kind=_DIFF_KINDS.get(c["Kind"], "modified")) for c in changes]
+
+    def processes(self) -> list[ProcessInfo]:
+        self._check_open()
+        top = _engine_call(
+            "processes", client().api.top, self.container_id, ps_args="-eo pid,ppid,uid,stat,etimes,args"
+        )
+        out: list[ProcessInfo] = []
+        for row in top.get("Processes") or []:
+            pid, ppid, uid, state, etimes, *args = row
+            out.append(ProcessInfo(
+                pid=int(pid), ppid=int(ppid), uid=int(uid), state=state, elapsed_seconds=int(etimes or 0),
+                command=" ".join(args),
+            ))
+        return out
+
+    def stop_agent_processes(self, user: str = AGENT_USER) -> int:
+        """Freeze the agent: state at submit time is what counts, so nothing of its may run afterwards."""
+        uid = self.uid(user)
+        before = sum(1 for p in self.processes() if p.uid == uid)
+        for _ in range(10):
+            if not any(p.uid == uid for p in self.processes()):
+                return before
+            try:
+                res = client().api.exec_create(self.container_id, ["/bin/sh", "-c", _STOP_ALL_SCRIPT], user=user)
+                client().api.exec_start(res["Id"])
+            except APIError:
+                time.sleep(0.2)
+        if any(p.uid == uid for p in self.processes()):
+            raise InfrastructureError(f"could not stop the processes of {user!r} in the sandbox")
+        return before
+
+    # snapshots -------------------------------------------------------------------------------------
+    def snapshot(self) -> str:
+        self._check_open()
+        tag = f"snap-{uuid.uuid4().hex[:12]}"
+        image = _engine_call(
+            "snapshot", client().api.commit, self.container_id, repository="groundtruth-snapshot", tag=tag,
+            conf={"Labels": base_labels(self.spec.run_id, self.spec.episode_id, self.spec.ttl_seconds, "snapshot")},
+        )
+        self._snapshots.append(str(image["Id"]))
+        return str(image["Id"])
+
+    def reset(self, snapshot: str | None = None) -> None:
+        """Replace the container by a fresh one from a snapshot (default: the image it was made from)."""
+        self._check_open()
+        with contextlib.suppress(NotFound):
+            client().api.remove_container(self.container_id, force=True)
+        self.container_id = self._start_container(self.spec, snapshot or self.spec.image, "sandbox")
+
+
+async def _run(fn: partial[T]) -> T:
+    return await anyio.to_thread.run_sync(fn)
+
+
+class AsyncDockerSandbox:
+    """The async face of `DockerSandbox`: every call runs in anyio's bounded worker pool."""
+
+    def __init__(self, inner: DockerSandbox) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+
+    @classmethod
+    async def create(cls, spec: SandboxSpec) -> AsyncDockerSandbox:
+        return cls(await _run(partial(DockerSandbox.create, spec)))
+
+    async def exec(
+        self,
+        cmd: str | list[str],
+        *,
+        user: str = AGENT_USER,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | str | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        return await _run(partial(self.inner.exec, cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout))
+
+    async def read_file(self, path: str, *, user: str | None = None) -> bytes:
+        return await _run(partial(self.inner.read_file, path, user=user))
+
+    async def read_text(self, path: str, *, user: str | None = None) -> str:
+        return await _run(partial(self.inner.read_text, path, user=user))
+
+    async def write_file(
+        self, path: str, data: bytes | str, *, user: str | None = None, mode: int = 0o644, owner: str = "root",
+    ) -> None:
+        await _run(partial(self.inner.write_file, path, data, user=user, mode=mode, owner=owner))
+
+    async def stat(self, path: str) -> FileStat:
+        return await _run(partial(self.inner.stat, path))
+
+    async def diff(self) -> list[DiffEntry]:
+        return await _run(partial(self.inner.diff))
+
+    async def processes(self) -> list[ProcessInfo]:
+        return await _run(partial(self.inner.processes))
+
+    async def stop_agent_processes(self) -> int:
+        return await _run(partial(self.inner.stop_agent_processes))
+
+    async def snapshot(self) -> str:
+        return await _run(partial(self.inner.snapshot))
+
+    async def reset(self, snapshot: str | None = None) -> None:
+        await _run(partial(self.inner.reset, snapshot))
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await _run(partial(self.inner.close))
+
+    async def __aenter__(self) -> AsyncDockerSandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

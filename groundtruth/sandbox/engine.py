@@ -1,0 +1,63 @@
+"""One shared Docker client per process, and the labels that make every container findable."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from functools import lru_cache
+
+import docker
+from docker.errors import DockerException
+
+from groundtruth.errors import EngineUnavailable
+
+LABEL_MANAGED = "groundtruth.managed"
+LABEL_RUN = "groundtruth.run"
+LABEL_EPISODE = "groundtruth.episode"
+LABEL_CREATED = "groundtruth.created"
+LABEL_EXPIRES = "groundtruth.expires"
+LABEL_OWNER = "groundtruth.owner"
+LABEL_KIND = "groundtruth.kind"
+
+_lock = threading.Lock()
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+@lru_cache(maxsize=1)
+def _client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120, max_pool_size=64)
+        client.ping()
+    except DockerException as exc:
+        raise EngineUnavailable(
+            f"Docker engine not reachable at {engine_address()}: start dockerd or set DOCKER_HOST ({exc})"
+        ) from exc
+    return client
+
+
+def client() -> docker.DockerClient:
+    """The process-wide client; the first call pings the engine so failures surface early and clearly."""
+    with _lock:
+        return _client()
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def base_labels(run_id: str, episode_id: str, ttl_seconds: int, kind: str = "sandbox") -> dict[str, str]:
+    now = time.time()
+    return {
+        LABEL_MANAGED: "1",
+        LABEL_RUN: run_id,
+        LABEL_EPISODE: episode_id,
+        LABEL_CREATED: f"{now:.0f}",
+        LABEL_EXPIRES: f"{now + ttl_seconds:.0f}",
+        LABEL_OWNER: owner_tag(),
+        LABEL_KIND: kind,
+    }
