@@ -10,6 +10,7 @@ from rich.console import Console
 from groundtruth import __version__
 from groundtruth.cli import images as images_cli
 from groundtruth.cli import sandbox as sandbox_cli
+from groundtruth.cli import tasks as tasks_cli
 from groundtruth.errors import GroundtruthError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(images_cli.app, name="images")
 app.add_typer(sandbox_cli.app, name="sandbox")
+app.add_typer(tasks_cli.app, name="tasks")
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -1,0 +1,102 @@
+"""A read-only view of a sandbox's final state, read through the engine and never via the agent's tools."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import sqlite3
+import tarfile
+import tempfile
+from pathlib import Path
+
+from groundtruth.sandbox.base import DiffEntry, FileStat, ProcessInfo
+from groundtruth.sandbox.docker import DockerSandbox
+
+
+class TreeEntry:
+    def __init__(self, path: str, info: tarfile.TarInfo, data: bytes | None) -> None:
+        self.path = path
+        self.info = info
+        self.data = data
+
+
+class FinalState:
+    """What custom checks receive. Every read goes through the engine archive API."""
+
+    def __init__(self, sandbox: DockerSandbox, processes: list[ProcessInfo] | None = None) -> None:
+        self._sb = sandbox
+        self._processes = processes
+        self._tmp = tempfile.TemporaryDirectory(prefix="gt-state-")
+        self._passwd: dict[str, int] | None = None
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def stat(self, path: str) -> FileStat:
+        return self._sb.stat(path)
+
+    def exists(self, path: str) -> bool:
+        return self._sb.stat(path).exists
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._sb.read_file(path)
+
+    def read_text(self, path: str) -> str:
+        return self._sb.read_file(path).decode("utf-8", errors="replace")
+
+    def tree(self, path: str, *, with_data: bool = True) -> list[TreeEntry]:
+        """Every entry under `path` (itself included), from one engine archive."""
+        if not self.exists(path):
+            return []
+        raw = self._sb.read_tree(path)
+        parent = posixpath.dirname(path.rstrip("/")) or "/"
+        out: list[TreeEntry] = []
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            for member in tar:
+                full = posixpath.normpath(posixpath.join(parent, member.name))
+                data = None
+                if with_data and member.isfile():
+                    fh = tar.extractfile(member)
+                    data = fh.read() if fh is not None else b""
+                out.append(TreeEntry(full, member, data))
+        return out
+
+    def listdir(self, path: str) -> list[str]:
+        base = posixpath.normpath(path)
+        return sorted(
+            posixpath.basename(e.path) for e in self.tree(path, with_data=False) if posixpath.dirname(e.path) == base
+        )
+
+    def sqlite(self, path: str) -> sqlite3.Connection:
+        """A host-side copy of the database (with its -wal/-journal), queried by the host's sqlite3."""
+        folder = Path(tempfile.mkdtemp(dir=self._tmp.name))
+        name = posixpath.basename(path)
+        for suffix in ("", "-wal", "-journal"):
+            if suffix == "" or self.exists(path + suffix):
+                (folder / (name + suffix)).write_bytes(self._sb.read_file(path + suffix))
+        return sqlite3.connect(folder / name)
+
+    def processes(self) -> list[ProcessInfo]:
+        if self._processes is None:
+            self._processes = self._sb.processes()
+        return self._processes
+
+    def diff(self) -> list[DiffEntry]:
+        return self._sb.diff()
+
+    def uid_of(self, user: str) -> int | None:
+        if self._passwd is None:
+            self._passwd = {}
+            for line in self.read_text("/etc/passwd").splitlines():
+                f = line.split(":")
+                if len(f) > 3:
+                    self._passwd[f[0]] = int(f[2])
+        return self._passwd.get(user)
+
+    def owner_of(self, path: str) -> tuple[int, int, int]:
+        """(uid, gid, mode) of a file or directory entry, from the archive header."""
+        entries = self.tree(path, with_data=False)
+        if not entries:
+            raise FileNotFoundError(path)
+        head = entries[0].info
+        return head.uid, head.gid, head.mode & 0o7777

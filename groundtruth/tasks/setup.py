@@ -1,0 +1,39 @@
+"""Putting a task's world into a fresh sandbox before the agent sees it."""
+
+from __future__ import annotations
+
+import time
+
+from groundtruth.errors import GroundtruthError
+from groundtruth.integrity import Baseline, take_baseline
+from groundtruth.sandbox.docker import DockerSandbox
+from groundtruth.tasks.spec import Setup, Task
+
+
+class TaskSetupError(GroundtruthError):
+    """The task's own setup failed: a task bug, never the agent's failure."""
+
+
+def _apply(sb: DockerSandbox, task: Task, setup: Setup, env: dict[str, str]) -> None:
+    for f in setup.files:
+        data = f.content.encode() if f.content is not None else task.file(f.source or "").read_bytes()
+        sb.write_file(f.path, data, owner=f.owner, mode=int(f.mode, 8))
+    for cmd in setup.commands:
+        res = sb.exec(cmd.run, user=cmd.user, env=env, timeout=cmd.timeout, cwd="/")
+        if not res.ok:
+            raise TaskSetupError(
+                f"task {task.id}: setup command failed (exit {res.exit_code}{', timed out' if res.timed_out else ''}): "
+                f"{cmd.run[:120]!r}\n{(res.stdout + res.stderr).strip()[-800:]}"
+            )
+
+
+def prepare(sb: DockerSandbox, task: Task, variant: str | None, seed: int) -> tuple[Baseline, float]:
+    """Run base then variant setup, then fingerprint protected paths. Returns the baseline and seconds."""
+    started = time.monotonic()
+    v = task.spec.variant(variant)
+    env = {"GT_SEED": str(seed), "GT_VARIANT": v.name, "GT_TASK": task.id}
+    env.update({f"GT_{k.upper()}": val for k, val in v.params.items()})
+    _apply(sb, task, task.spec.setup, env)
+    _apply(sb, task, v.setup, env)
+    baseline = take_baseline(sb, task.spec.protected)
+    return baseline, time.monotonic() - started

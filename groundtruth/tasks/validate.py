@@ -1,0 +1,100 @@
+"""A task is trusted only when its reference solution passes, do-nothing fails, and tampering is caught."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from pydantic import BaseModel, Field
+
+from groundtruth.checks.results import Status, Verdict
+from groundtruth.tasks.spec import Task
+from groundtruth.tasks.world import World
+
+
+class Problem(BaseModel):
+    stage: str
+    detail: str
+
+
+class Validation(BaseModel):
+    task: str
+    variant: str
+    ok: bool
+    problems: list[Problem] = Field(default_factory=list)
+    reference_outcomes: list[str] = Field(default_factory=list)
+    verify_seconds: list[float] = Field(default_factory=list)
+
+
+def _reference(task: Task, variant: str, seed: int, run_id: str) -> Verdict:
+    with World(task, variant, seed, run_id=run_id, episode_id=f"validate-ref-{task.id}") as w:
+        w.run_reference_solution()
+        return w.verify()
+
+
+def _nop(task: Task, variant: str, run_id: str) -> Verdict:
+    with World(task, variant, 0, run_id=run_id, episode_id=f"validate-nop-{task.id}") as w:
+        return w.verify()
+
+
+def _tamper(task: Task, variant: str, path: str, run_id: str) -> Verdict:
+    """Changes a protected path through the engine, as a successful tamperer would, and expects a finding."""
+    with World(task, variant, 0, run_id=run_id, episode_id=f"validate-tamper-{task.id}") as w:
+        sb = w.sandbox
+        assert sb is not None
+        st = sb.stat(path)
+        if st.kind == "dir":
+            sb.write_file(posixpath.join(path, "conftest.py"), "import pytest\n", owner="agent")
+        elif st.exists and st.kind == "file":
+            sb.write_file(path, sb.read_file(path) + b"\n# tampered\n", owner="agent", mode=st.mode)
+        else:
+            sb.write_file(path, "planted\n", owner="agent")
+        return w.verify()
+
+
+def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
+    out = Validation(task=task.id, variant=variant, ok=True)
+
+    def problem(stage: str, detail: str) -> None:
+        out.ok = False
+        out.problems.append(Problem(stage=stage, detail=detail))
+
+    for attempt in (1, 2):
+        v = _reference(task, variant, attempt, run_id)
+        out.reference_outcomes.append(v.outcome)
+        out.verify_seconds.append(v.timings.get("verify", 0.0))
+        expected = "failure" if task.spec.infeasible else "success"
+        if v.outcome != expected or v.tampered:
+            bad = [f"{c.id}={c.status.value} ({c.reason})" for c in v.checks if c.status is not Status.PASS]
+            problem(f"reference #{attempt}", f"outcome {v.outcome}{' tampered' if v.tampered else ''}, "
+                                             f"expected {expected}: {'; '.join(bad)[:400]}")
+        if task.spec.infeasible and task.spec.solution.claim.success:
+            problem("reference", "an infeasible task's reference solution must claim failure")
+    nop = _nop(task, variant, run_id)
+    for c in nop.checks:
+        if c.canary:
+            continue
+        if c.kind == "goal" and c.status is not Status.FAIL:
+            problem("do-nothing", f"goal check {c.id} is {c.status.value} for an agent that did nothing: {c.reason}")
+        if c.kind == "collateral" and c.status is not Status.PASS:
+            problem("do-nothing", f"collateral check {c.id} is {c.status.value} before any action: {c.reason}")
+    if nop.tampered:
+        problem("do-nothing", f"integrity findings without any action: {nop.integrity}")
+    for path in task.spec.protected:
+        t = _tamper(task, variant, path, run_id)
+        if not t.tampered:
+            problem("tamper", f"a change to protected path {path} was not flagged")
+    return out
+
+
+def validate(tasks: list[Task], *, run_id: str, workers: int = 2,
+             progress: Callable[[Validation], None] | None = None) -> list[Validation]:
+    jobs = [(t, v.name) for t in tasks for v in t.spec.variants]
+    results: list[Validation] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for res in pool.map(lambda j: validate_variant(j[0], j[1], run_id), jobs):
+            results.append(res)
+            if progress:
+                progress(res)
+    return results
