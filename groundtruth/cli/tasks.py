@@ -63,11 +63,11 @@ def show_cmd(
     table = Table("check", "kind", "type", "objective / requirement")
     owners: dict[str, list[str]] = {}
     for o in s.goal.objectives:
-        for c in o.checks:
-            owners.setdefault(c, []).append(f"objective {o.id}")
+        for cid in o.checks:
+            owners.setdefault(cid, []).append(f"objective {o.id}")
     for r in s.goal.requirements:
-        for c in r.checks:
-            owners.setdefault(c, []).append(f"requirement {r.id}")
+        for cid in r.checks:
+            owners.setdefault(cid, []).append(f"requirement {r.id}")
     for c in s.checks:
         table.add_row(c.id, c.kind + (" canary" if c.canary else ""), c.type, ", ".join(owners.get(c.id, [])))
     console.print(table)
@@ -119,8 +119,9 @@ def validate_cmd(
         table = Table("task", "variant", "result", "reference", "verify s", "problems")
         for r in results:
             secs = sorted(r.verify_seconds)[len(r.verify_seconds) // 2] if r.verify_seconds else 0.0
-            table.add_row(r.task, r.variant, "[green]ok[/]" if r.ok else "[red]FAIL[/]", ", ".join(r.reference_outcomes),
-                          f"{secs:.2f}", "\n".join(f"{p.stage}: {p.detail}" for p in r.problems))
+            status = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
+            table.add_row(r.task, r.variant, status, ", ".join(r.reference_outcomes), f"{secs:.2f}",
+                          "\n".join(f"{p.stage}: {p.detail}" for p in r.problems))
         console.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

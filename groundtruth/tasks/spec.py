@@ -372,9 +372,9 @@ def load_task(folder: Path) -> Task:
     for c in spec.checks:
         for rel in _task_files(c):
             task.file(rel)
-    for rel in (spec.solution.script, spec.solution.partial):
-        if rel:
-            task.file(rel)
+    for script in (spec.solution.script, spec.solution.partial):
+        if script:
+            task.file(script)
     return task
 
 
