@@ -1,0 +1,35 @@
+"""The simulated user: it talks (in conversation envs), tracks its goal state per turn, and judges the end."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from groundtruth.records import Claim, GoalState, Judgment
+from groundtruth.tasks.spec import Task
+
+
+class UserTurn(BaseModel):
+    message: str
+    done: bool = False
+    goal_state: GoalState
+
+
+class StateView(Protocol):
+    """Read-only verification tools a simulator may be given (`sees_state`): the user can look."""
+
+    def check(self, check_id: str) -> str: ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    name: str
+
+    def start(self, task: Task, variant: str, seed: int) -> UserTurn: ...
+
+    def respond(self, agent_message: str) -> UserTurn: ...
+
+    def judge(self, claim: Claim | None, view: StateView | None = None) -> Judgment: ...
+
+    def goal_states(self) -> list[GoalState]: ...
