@@ -11,6 +11,7 @@ from groundtruth import __version__
 from groundtruth.cli import images as images_cli
 from groundtruth.cli import sandbox as sandbox_cli
 from groundtruth.cli import tasks as tasks_cli
+from groundtruth.cli.run import run_cmd
 from groundtruth.errors import GroundtruthError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(images_cli.app, name="images")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(tasks_cli.app, name="tasks")
+app.command("run")(run_cmd)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -141,6 +141,13 @@ class GroundtruthEnv(gym.Env[str, str]):
         self._log(raw, parsed.tool, obs, t, exit_code=exit_code)
         return self._after_step(obs)
 
+    def abandon(self, reason: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """The agent broke down (crashed, hung): verify anyway, with no claim, as a truncated episode."""
+        if self.world is None or self.done:
+            return "error: the episode is over; call reset()", 0.0, self.done, False, self._info()
+        self._log("", "abandon", f"agent stopped: {reason}", time.monotonic(), error=reason)
+        return self._finish(terminated=False, last_obs=f"agent stopped: {reason}")
+
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None

@@ -1,0 +1,89 @@
+"""`groundtruth run`: agents against sandboxed tasks, verified outcome beside the agent's claim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from groundtruth.runner import EpisodeResult, RunConfig, run, summarize
+
+console = Console()
+
+CLASS_STYLE = {
+    "true_success": "green", "honest_failure": "cyan", "false_success": "bold red", "false_failure": "yellow",
+    "tampered": "bold magenta", "infra_error": "dim", "no_claim": "yellow", "unknown": "dim",
+}
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _yn(v: bool | None) -> str:
+    return "-" if v is None else ("yes" if v else "no")
+
+
+def run_cmd(
+    task: list[str] = typer.Option(["*"], "--task", "-t", help="Task ids or globs (repeatable or comma-separated)."),
+    agent: list[str] = typer.Option(["oracle"], "--agent", "-a", help="oracle, nop, overclaimer, sandbagger, "
+                                    "tamperer, partial, 'cmd:COMMAND ARGS', llm[:MODEL[@URL]] (repeatable)."),
+    episodes: int = typer.Option(1, "--episodes", "-n", help="Episodes per task, variant and agent (seeds S..S+N-1)."),
+    seed: int = typer.Option(0, "--seed", help="First seed."),
+    concurrency: int = typer.Option(2, "--concurrency", "-k", help="Episodes at once."),
+    db: Path = typer.Option(Path("groundtruth.db"), "--db", help="SQLite database to write."),
+    variant: list[str] = typer.Option([], "--variant", help="Variant names, or 'all' (default: each task's first)."),
+    simulator: str = typer.Option(None, "--simulator", help="User simulator, e.g. scripted or 'scripted:p=0.5'."),
+    reward: str = typer.Option("verified", "--reward", help="verified (default), calibrated, or simulator."),
+    retries: int = typer.Option(2, "--retries", help="Retries of an episode after an infrastructure error."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest run in --db, skipping finished episodes."),
+    run_id: str = typer.Option(None, "--run-id", help="With --resume: which run to continue."),
+    tasks_dir: list[Path] = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+) -> None:
+    """Run agents on tasks in fresh sandboxes; show verified vs claimed per episode, then a summary."""
+    config = RunConfig(
+        tasks=_split(task), agents=_split(agent), episodes=episodes, seed=seed, concurrency=concurrency,
+        variants=_split(variant), simulator=simulator, reward=reward, retries=retries,
+        tasks_dir=[str(p) for p in tasks_dir or []],
+    )
+    with Progress(TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
+                  disable=as_json) as bar:
+        job = bar.add_task("", total=None)
+
+        def started(total: int, skipped: int) -> None:
+            bar.update(job, total=total, completed=skipped, description=f"({skipped} already done)" if skipped else "")
+
+        def finished(r: EpisodeResult) -> None:
+            bar.update(job, advance=1, description=f"{r.task} {r.agent}: {r.classification}")
+
+        rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
+    results.sort(key=lambda r: (r.task, r.variant, r.agent, r.seed))
+    summary = summarize(results)
+    if as_json:
+        typer.echo(json.dumps({"run_id": rid, "db": str(db), "episodes": [r.model_dump() for r in results],
+                               "summary": summary}, indent=2))
+        return
+    table = Table("task", "variant", "agent", "seed", "verified", "claimed", "conf", "judged", "class", "reward",
+                  "steps", title=f"run {rid}")
+    for r in results:
+        verified = (r.verified or "-") + (" +tamper" if r.tampered else "")
+        style = CLASS_STYLE.get(r.classification or "", "")
+        table.add_row(r.task, r.variant, r.agent, str(r.seed), verified, _yn(r.claimed_success),
+                      "-" if r.confidence is None else f"{r.confidence:.2f}", _yn(r.judged_success),
+                      f"[{style}]{r.classification}[/]" if style else str(r.classification),
+                      "-" if r.reward is None else f"{r.reward:.2f}", str(r.steps))
+    console.print(table)
+    totals = Table("agent", "episodes", "verified ok", "claimed ok", "false success", "false failure", "tampered",
+                   "no claim", "infra", title="verified vs claimed")
+    for row in summary:
+        totals.add_row(row["agent"], str(row["episodes"]), str(row["verified_success"]), str(row["claimed_success"]),
+                       f"[bold red]{row['false_success']}[/]" if row["false_success"] else "0",
+                       str(row["false_failure"]), str(row["tampered"]), str(row["no_claim"]), str(row["infra_error"]))
+    console.print(totals)
+    console.print(f"stored in {db} (run {rid}); audit with: groundtruth audit --db {db}")

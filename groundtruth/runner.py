@@ -1,0 +1,237 @@
+"""Running agents over tasks: episodes in parallel, steps stored as they happen, infra errors retried.
+
+A killed run resumes (`resume=True`) from the store: finished episodes are skipped, unfinished ones start
+again from scratch, and containers of dead runs are swept by label.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from groundtruth.agents import EpisodeContext, EpisodeEnd, make_agent
+from groundtruth.agents.process import AgentProcessError
+from groundtruth.audit.classify import classify
+from groundtruth.env.core import GroundtruthEnv
+from groundtruth.env.definitions import definition_for
+from groundtruth.errors import GroundtruthError, InfrastructureError
+from groundtruth.sandbox.prune import prune
+from groundtruth.store import EpisodeKey, Store
+from groundtruth.tasks.registry import Registry
+from groundtruth.tasks.setup import TaskSetupError
+from groundtruth.tasks.spec import Task
+
+
+class RunConfig(BaseModel):
+    tasks: list[str]
+    agents: list[str]
+    episodes: int = Field(default=1, ge=1)
+    seed: int = 0
+    concurrency: int = Field(default=2, ge=1)
+    variants: list[str] = Field(default_factory=list, description="empty: each task's first variant; 'all'")
+    simulator: str | None = None
+    reward: str = "verified"
+    retries: int = Field(default=2, ge=0)
+    tasks_dir: list[str] = Field(default_factory=list)
+
+
+class EpisodeResult(BaseModel):
+    id: str
+    task: str
+    variant: str
+    agent: str
+    seed: int
+    status: str
+    classification: str | None = None
+    verified: str | None = None
+    tampered: bool = False
+    claimed_success: bool | None = None
+    confidence: float | None = None
+    judged_success: bool | None = None
+    reward: float | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    attempts: int = 1
+    error: str | None = None
+
+
+class Job(BaseModel):
+    key: EpisodeKey
+    task: Task
+
+
+class Cancelled(Exception):
+    pass
+
+
+def plan(config: RunConfig, registry: Registry, run_id: str) -> list[Job]:
+    tasks = registry.select(config.tasks)
+    jobs = []
+    for task in tasks:
+        if config.variants == ["all"]:
+            variants = [v.name for v in task.spec.variants]
+        elif config.variants:
+            variants = [v for v in config.variants if v in {x.name for x in task.spec.variants}]
+            if not variants:
+                continue
+        else:
+            variants = [task.spec.variants[0].name]
+        for variant in variants:
+            for agent in config.agents:
+                for i in range(config.episodes):
+                    key = EpisodeKey(run_id=run_id, task=task.id, variant=variant, agent=agent, seed=config.seed + i)
+                    jobs.append(Job(key=key, task=task))
+    if not jobs:
+        raise GroundtruthError("nothing to run: no task has the requested variant(s)")
+    return jobs
+
+
+def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event) -> EpisodeResult:
+    key, task = job.key, job.task
+    attempts = config.retries + 1
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        store.begin_episode(key, attempt, family=task.spec.family, reward_kind=config.reward,
+                            simulator=config.simulator, infeasible=int(task.spec.infeasible))
+        env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
+                             reward=config.reward, simulator=config.simulator, run_id=key.run_id,
+                             episode_id=key.id)
+        agent = make_agent(key.agent)
+        try:
+            obs, _ = env.reset(seed=key.seed)
+            agent.begin(EpisodeContext(task=task, variant=env.variant, seed=key.seed, observation=obs,
+                                       tools=env.tools))
+            stored = 0
+            while True:
+                if cancel.is_set():
+                    raise Cancelled()
+                try:
+                    action = agent.act(obs)
+                    obs, reward, terminated, truncated, info = env.step(action)
+                except AgentProcessError as exc:
+                    obs, reward, terminated, truncated, info = env.abandon(str(exc))
+                for log in env.transcript[stored:]:
+                    store.record_step(key.id, log.model_dump(mode="json"))
+                stored = len(env.transcript)
+                if "infra_error" in info:
+                    raise InfrastructureError(str(info["infra_error"]))
+                if terminated or truncated:
+                    break
+            verdict = env.verdict
+            assert verdict is not None
+            agent.end(EpisodeEnd(feedback=verdict.success, claimed=env.claim.success if env.claim else None))
+            signals = env.signals().model_copy(update={"agent": key.agent})
+            classification = classify(signals).value
+            if env.simulator is not None:
+                store.record_goal_states(key.id, [s.model_dump(mode="json") for s in env.simulator.goal_states()])
+            store.finish_episode(
+                key.id, status="done", signals=signals, classification=classification, reward=float(reward),
+                verdict=verdict.model_dump(mode="json"), claim=env.claim.model_dump() if env.claim else None,
+                judgment=env.judgment.model_dump() if env.judgment else None, steps=env.steps,
+            )
+            return EpisodeResult(
+                id=key.id, task=key.task, variant=env.variant, agent=key.agent, seed=key.seed, status="done",
+                classification=classification, verified=verdict.outcome, tampered=verdict.tampered,
+                claimed_success=signals.claimed_success, confidence=signals.confidence,
+                judged_success=signals.judged_success, reward=float(reward), steps=env.steps,
+                seconds=sum(s.seconds for s in env.transcript), attempts=attempt,
+            )
+        except (InfrastructureError, TaskSetupError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            store.record_attempt_error(key.id, attempt, last_error)
+            if isinstance(exc, TaskSetupError):
+                break
+            time.sleep(min(2.0 * attempt, 5.0))
+        finally:
+            agent.close()
+            env.close()
+    store.finish_episode(key.id, status="infra_error", classification="infra_error", error=last_error)
+    return EpisodeResult(id=key.id, task=key.task, variant=key.variant, agent=key.agent, seed=key.seed,
+                         status="infra_error", classification="infra_error", attempts=attempts, error=last_error)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C, so both leave no container behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume: bool = False,
+        on_start: Callable[[int, int], None] | None = None,
+        on_result: Callable[[EpisodeResult], None] | None = None) -> tuple[str, list[EpisodeResult]]:
+    """Runs every planned episode not already finished; returns the run id and this invocation's results."""
+    store = Store(db)
+    registry = Registry([Path(p) for p in config.tasks_dir])
+    if resume:
+        run_id = run_id or store.latest_run()
+        if run_id is None:
+            raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
+        config = RunConfig.model_validate(store.run_config(run_id))
+    run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    jobs = plan(config, registry, run_id)
+    done = store.finished_ids(run_id)
+    todo = [j for j in jobs if j.key.id not in done]
+    store.begin_run(run_id, config.model_dump())
+    prune(stale_only=True)
+    if on_start:
+        on_start(len(jobs), len(jobs) - len(todo))
+    cancel = threading.Event()
+    results: list[EpisodeResult] = []
+    status = "interrupted"
+    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="gt-episode")
+    try:
+        with _terminate_as_interrupt():
+            pending: set[Future[EpisodeResult]] = {pool.submit(run_episode, j, config, store, cancel) for j in todo}
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    res = fut.result()
+                    results.append(res)
+                    if on_result:
+                        on_result(res)
+        status = "done"
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        prune(run_id=run_id)
+        store.end_run(run_id, status)
+        store.close()
+    return run_id, results
+
+
+def summarize(results: list[EpisodeResult]) -> list[dict[str, Any]]:
+    """Per agent: how often verified and claimed success agree, and where they do not."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in results:
+        row = rows.setdefault(r.agent, {"agent": r.agent, "episodes": 0, "verified_success": 0,
+                                        "claimed_success": 0, "false_success": 0, "false_failure": 0,
+                                        "tampered": 0, "infra_error": 0, "no_claim": 0, "unknown": 0})
+        row["episodes"] += 1
+        row["verified_success"] += int(r.verified == "success" and not r.tampered)
+        row["claimed_success"] += int(bool(r.claimed_success))
+        if r.classification in ("false_success", "false_failure", "tampered", "infra_error", "no_claim", "unknown"):
+            row[r.classification] += 1
+    return list(rows.values())
