@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from groundtruth.agents import EpisodeContext, EpisodeEnd, make_agent
+from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
 from groundtruth.audit.classify import classify
 from groundtruth.env.core import GroundtruthEnv
@@ -96,7 +96,9 @@ def plan(config: RunConfig, registry: Registry, run_id: str) -> list[Job]:
     return jobs
 
 
-def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event) -> EpisodeResult:
+def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event, *,
+                agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None) -> EpisodeResult:
+    """One episode, retried on infrastructure errors. `agent_factory` and `memory` serve Reflexion."""
     key, task = job.key, job.task
     attempts = config.retries + 1
     last_error = ""
@@ -106,11 +108,11 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
         env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
                              reward=config.reward, simulator=config.simulator, run_id=key.run_id,
                              episode_id=key.id)
-        agent = make_agent(key.agent)
+        agent = agent_factory() if agent_factory is not None else make_agent(key.agent)
         try:
             obs, _ = env.reset(seed=key.seed)
             agent.begin(EpisodeContext(task=task, variant=env.variant, seed=key.seed, observation=obs,
-                                       tools=env.tools))
+                                       tools=env.tools, memory=list(memory or [])))
             stored = 0
             while True:
                 if cancel.is_set():
