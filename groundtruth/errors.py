@@ -15,8 +15,8 @@ class EngineUnavailable(InfrastructureError):
     pass
 
 
-class ImageMissing(GroundtruthError):
-    pass
+class ImageMissing(InfrastructureError):
+    """The sandbox image is not built: nothing the agent did."""
 
 
 class SandboxClosed(InfrastructureError):

@@ -28,7 +28,6 @@ from groundtruth.errors import GroundtruthError, InfrastructureError
 from groundtruth.sandbox.prune import prune
 from groundtruth.store import EpisodeKey, Store
 from groundtruth.tasks.registry import Registry
-from groundtruth.tasks.setup import TaskSetupError
 from groundtruth.tasks.spec import Task
 
 
@@ -42,6 +41,7 @@ class RunConfig(BaseModel):
     simulator: str | None = None
     reward: str = "verified"
     retries: int = Field(default=2, ge=0)
+    max_steps: int | None = Field(default=None, ge=1, description="cap below each task's own step limit")
     tasks_dir: list[str] = Field(default_factory=list)
 
 
@@ -107,7 +107,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                             simulator=config.simulator, infeasible=int(task.spec.infeasible))
         env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
                              reward=config.reward, simulator=config.simulator, run_id=key.run_id,
-                             episode_id=key.id)
+                             episode_id=key.id,
+                             max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps))
         agent = agent_factory() if agent_factory is not None else make_agent(key.agent)
         try:
             obs, _ = env.reset(seed=key.seed)
@@ -148,12 +149,15 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                 judged_success=signals.judged_success, reward=float(reward), steps=env.steps,
                 seconds=sum(s.seconds for s in env.transcript), attempts=attempt,
             )
-        except (InfrastructureError, TaskSetupError) as exc:
+        except Cancelled:
+            raise
+        except Exception as exc:  # never the agent's failure: retried, then reported apart
             last_error = f"{type(exc).__name__}: {exc}"
             store.record_attempt_error(key.id, attempt, last_error)
-            if isinstance(exc, TaskSetupError):
-                break
-            time.sleep(min(2.0 * attempt, 5.0))
+            if not isinstance(exc, InfrastructureError):
+                break  # a task bug or an internal error will not go away by retrying
+            if attempt < attempts:
+                time.sleep(min(2.0 * attempt, 5.0))
         finally:
             agent.close()
             env.close()

@@ -40,6 +40,7 @@ def run_cmd(
     simulator: str = typer.Option(None, "--simulator", help="User simulator, e.g. scripted or 'scripted:p=0.5'."),
     reward: str = typer.Option("verified", "--reward", help="verified (default), calibrated, or simulator."),
     retries: int = typer.Option(2, "--retries", help="Retries of an episode after an infrastructure error."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Cap on steps per episode (below each task's limit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest run in --db, skipping finished episodes."),
     run_id: str = typer.Option(None, "--run-id", help="With --resume: which run to continue."),
     tasks_dir: list[Path] = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable)."),
@@ -48,7 +49,7 @@ def run_cmd(
     """Run agents on tasks in fresh sandboxes; show verified vs claimed per episode, then a summary."""
     config = RunConfig(
         tasks=_split(task), agents=_split(agent), episodes=episodes, seed=seed, concurrency=concurrency,
-        variants=_split(variant), simulator=simulator, reward=reward, retries=retries,
+        variants=_split(variant), simulator=simulator, reward=reward, retries=retries, max_steps=max_steps,
         tasks_dir=[str(p) for p in tasks_dir or []],
     )
     with Progress(TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
