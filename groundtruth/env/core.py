@@ -17,7 +17,7 @@ from groundtruth.env.spaces import AnyText
 from groundtruth.env.tools import run_tool
 from groundtruth.errors import GroundtruthError, InfrastructureError
 from groundtruth.records import Claim, Judgment, RewardKind, reward_of
-from groundtruth.simulators.base import Simulator
+from groundtruth.simulators.base import Simulator, VerdictView
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
@@ -180,7 +180,10 @@ class GroundtruthEnv(gym.Env[str, str]):
         try:
             self.verdict = self.world.verify()
             if self.simulator is not None:
-                self.judgment = self.simulator.judge(self.claim)
+                view = None
+                if getattr(self.simulator, "sees_state", False):
+                    view = VerdictView({c.id: c.status.value for c in self.verdict.checks})
+                self.judgment = self.simulator.judge(self.claim, view)
         except InfrastructureError as exc:
             self.infra_error = str(exc)
             return f"infrastructure error during verification: {exc}", 0.0, False, False, self._info()

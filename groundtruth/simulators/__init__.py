@@ -12,6 +12,7 @@ _KNOB_ALIASES = {
     "contradict": "contradict_profile_at",
     "end": "end_after",
     "reveal": "reveal",
+    "sees": "sees_state",
 }
 
 

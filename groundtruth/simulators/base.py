@@ -22,6 +22,16 @@ class StateView(Protocol):
     def check(self, check_id: str) -> str: ...
 
 
+class VerdictView:
+    """The state as a user who can look would see it: one check's status at a time, nothing else."""
+
+    def __init__(self, statuses: dict[str, str]) -> None:
+        self._statuses = dict(statuses)
+
+    def check(self, check_id: str) -> str:
+        return self._statuses.get(check_id, "unknown")
+
+
 @runtime_checkable
 class Simulator(Protocol):
     name: str

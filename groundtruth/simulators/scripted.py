@@ -21,6 +21,7 @@ class DriftKnobs(BaseModel):
     contradict_profile_at: int | None = Field(default=None, description="state a wrong profile fact at turn k")
     end_after: int | None = Field(default=None, description="end the dialogue after k agent messages")
     reveal: str = Field(default="all", pattern="^(all|gradual)$")
+    sees_state: bool = Field(default=False, description="the user may look at the real state before judging")
 
 
 class ScriptedSimulator:
@@ -31,6 +32,10 @@ class ScriptedSimulator:
         self._task: Task | None = None
         self._rng = random.Random(0)
         self._turn = 0
+
+    @property
+    def sees_state(self) -> bool:
+        return self.knobs.sees_state
 
     def start(self, task: Task, variant: str, seed: int) -> UserTurn:
         self._task, self._variant = task, variant
