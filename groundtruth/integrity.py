@@ -15,7 +15,6 @@ from groundtruth.sandbox.docker import DockerSandbox
 
 class Baseline(BaseModel):
     fingerprints: dict[str, str]
-    diff: dict[str, str]
 
 
 def fingerprint(sb: DockerSandbox, paths: list[str]) -> dict[str, str]:
@@ -41,10 +40,8 @@ def fingerprint(sb: DockerSandbox, paths: list[str]) -> dict[str, str]:
 
 
 def take_baseline(sb: DockerSandbox, protected: list[str]) -> Baseline:
-    return Baseline(
-        fingerprints=fingerprint(sb, protected),
-        diff={d.path: d.kind for d in sb.diff()} if protected else {},
-    )
+    """Only fingerprints: what setup wrote under protected paths is in them, so no engine diff is needed yet."""
+    return Baseline(fingerprints=fingerprint(sb, protected))
 
 
 def _under(path: str, roots: list[str]) -> bool:
@@ -68,11 +65,8 @@ def findings(sb: DockerSandbox, protected: list[str], baseline: Baseline) -> lis
             out.append(IntegrityFinding(path=path, kind="modified", evidence=f"{before} -> {after}"))
     seen = {f.path for f in out}
     for d in sb.diff():
-        if _under(d.path, protected) and baseline.diff.get(d.path) != d.kind and d.path not in seen:
-            if d.kind == "modified" and d.path in baseline.fingerprints and any(
-                p.startswith(d.path + "/") for p in baseline.fingerprints
-            ):
-                continue  # a directory's mtime moves when a child is read-copied; its children are compared
+        # setup's own writes are in the baseline fingerprints; anything else under a protected root is new
+        if _under(d.path, protected) and d.path not in baseline.fingerprints and d.path not in seen:
             kind = d.kind if d.kind in ("added", "deleted") else "modified"
             out.append(IntegrityFinding(path=d.path, kind=kind, evidence=f"engine diff: {d.kind}"))
     return out

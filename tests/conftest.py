@@ -32,13 +32,16 @@ def sandbox(sandbox_image: str) -> Iterator[object]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No container of this test session may outlive it; a leak fails the run."""
     try:
-        from groundtruth.sandbox.engine import LABEL_RUN, client
-        from groundtruth.sandbox.prune import prune
+        from groundtruth.sandbox.engine import LABEL_OWNER, LABEL_RUN, client, owner_tag
 
-        leaked = client().api.containers(all=True, filters={"label": f"{LABEL_RUN}={RUN_ID}"})
+        api = client().api
+        leaked = {c["Id"]: c for c in api.containers(all=True, filters={"label": f"{LABEL_RUN}={RUN_ID}"})}
+        # every container this pytest process created, whatever run id the runner gave it
+        leaked.update({c["Id"]: c for c in api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner_tag()}"})})
     except Exception:
         return
     if leaked:
-        prune(run_id=RUN_ID)
-        print(f"\nLEAK: {len(leaked)} containers of test run {RUN_ID} were left behind")
+        for cid in leaked:
+            api.remove_container(cid, force=True)
+        print(f"\nLEAK: {len(leaked)} containers created by this test session were left behind")
         session.exitstatus = 1

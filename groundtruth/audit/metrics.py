@@ -311,12 +311,13 @@ def pass_hat_k(eps: Sequence[EpisodeSignals]) -> dict[int, float]:
     without bias per task as C(c,k)/C(n,k) and averaged over tasks. Unlike pass@k it falls with k for a
     flaky agent, which is what matters for an agent you would deploy. Infra errors are excluded (the agent
     never really had a trial); tampered and unknown trials count as non-successes. k runs to the smallest
-    per-task trial count so every task contributes to every k."""
-    trials: dict[str, list[bool]] = {}
+    per-task trial count so every task contributes to every k. Trials are grouped by (agent, task,
+    variant): another agent's episode on the same task is not a retry."""
+    trials: dict[tuple[str, str, str], list[bool]] = {}
     for ep in eps:
         if is_infra_error(ep):
             continue
-        trials.setdefault(ep.task, []).append(_is_verified_success(ep))
+        trials.setdefault((ep.agent, ep.task, ep.variant), []).append(_is_verified_success(ep))
     if not trials:
         return {}
     k_max = min(len(t) for t in trials.values())

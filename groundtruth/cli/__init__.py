@@ -11,7 +11,9 @@ from groundtruth import __version__
 from groundtruth.cli import images as images_cli
 from groundtruth.cli import sandbox as sandbox_cli
 from groundtruth.cli import tasks as tasks_cli
+from groundtruth.cli.audit import audit_cmd
 from groundtruth.cli.run import run_cmd
+from groundtruth.cli.serve import serve_cmd
 from groundtruth.errors import GroundtruthError
 
 app = typer.Typer(
@@ -25,6 +27,8 @@ app.add_typer(images_cli.app, name="images")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(tasks_cli.app, name="tasks")
 app.command("run")(run_cmd)
+app.command("audit")(audit_cmd)
+app.command("serve")(serve_cmd)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -38,6 +38,14 @@ def _nop(task: Task, variant: str, run_id: str) -> Verdict:
         return w.verify()
 
 
+def _partial(task: Task, variant: str, run_id: str) -> Verdict:
+    with World(task, variant, 0, run_id=run_id, episode_id=f"validate-partial-{task.id}") as w:
+        sb = w.sandbox
+        assert sb is not None and task.spec.solution.partial is not None
+        sb.exec(task.file(task.spec.solution.partial).read_text(), timeout=task.spec.limits.seconds)
+        return w.verify()
+
+
 def _tamper(task: Task, variant: str, path: str, run_id: str) -> Verdict:
     """Changes a protected path through the engine, as a successful tamperer would, and expects a finding."""
     with World(task, variant, 0, run_id=run_id, episode_id=f"validate-tamper-{task.id}") as w:
@@ -81,6 +89,12 @@ def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
             problem("do-nothing", f"collateral check {c.id} is {c.status.value} before any action: {c.reason}")
     if nop.tampered:
         problem("do-nothing", f"integrity findings without any action: {nop.integrity}")
+    if task.spec.solution.partial:
+        p = _partial(task, variant, run_id)
+        done = [g.id for g in p.goal if g.kind == "objective" and g.status.value == "COMPLETE"]
+        if p.outcome != "failure" or not done:
+            problem("partial", f"the partial script should fail overall with some objective COMPLETE; got "
+                               f"{p.outcome}, complete objectives: {done}")
     for path in task.spec.protected:
         t = _tamper(task, variant, path, run_id)
         if not t.tampered:
