@@ -77,6 +77,8 @@ def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except NotFound as exc:
+        if "Could not find the file" in str(exc.explanation):
+            raise FileNotFoundError(f"{what}: {exc.explanation}") from exc
         raise SandboxClosed(f"{what}: the sandbox container is gone ({exc.explanation})") from exc
     except DockerException as exc:
         raise InfrastructureError(f"{what}: Docker engine error: {exc}") from exc

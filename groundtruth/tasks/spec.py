@@ -361,6 +361,9 @@ def load_task(folder: Path) -> Task:
         for e in exc.errors():
             loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p in _CHECK_TYPES))
             reason = "unknown field (not part of the task format)" if e["type"] == "extra_forbidden" else e["msg"]
+            if e["type"] == "extra_forbidden" and len(loc) > 1 and loc[-1] in TaskSpec.model_fields:
+                reason += (f"; `{loc[-1]}` is a top-level key: in TOML it must come before the first [table] or "
+                           "[[table]] header, or it belongs to that table")
             lines.append(f"{path}: field {_loc(loc)}: {reason}")
         raise TaskSpecError("\n".join(lines)) from exc
     if spec.id != folder.name:

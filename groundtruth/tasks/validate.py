@@ -5,12 +5,17 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
 from groundtruth.checks.results import Status, Verdict
+from groundtruth.errors import InfrastructureError
+from groundtruth.sandbox.base import ExecResult
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
+
+T = TypeVar("T")
 
 
 class Problem(BaseModel):
@@ -27,10 +32,18 @@ class Validation(BaseModel):
     verify_seconds: list[float] = Field(default_factory=list)
 
 
-def _reference(task: Task, variant: str, seed: int, run_id: str) -> Verdict:
+def _reference(task: Task, variant: str, seed: int, run_id: str) -> tuple[Verdict, ExecResult | None]:
     with World(task, variant, seed, run_id=run_id, episode_id=f"validate-ref-{task.id}") as w:
-        w.run_reference_solution()
-        return w.verify()
+        res = w.run_reference_solution()
+        return w.verify(), res
+
+
+def _retry_infra(fn: Callable[[], T]) -> T:
+    """A shared engine hiccups now and then; one retry keeps a task's verdict about the task."""
+    try:
+        return fn()
+    except InfrastructureError:
+        return fn()
 
 
 def _nop(task: Task, variant: str, run_id: str) -> Verdict:
@@ -69,7 +82,10 @@ def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
         out.problems.append(Problem(stage=stage, detail=detail))
 
     for attempt in (1, 2):
-        v = _reference(task, variant, attempt, run_id)
+        v, res = _retry_infra(lambda attempt=attempt: _reference(task, variant, attempt, run_id))  # type: ignore[misc]
+        if res is not None and (res.exit_code != 0 or res.timed_out):
+            problem(f"reference #{attempt}", f"solution script exited {res.exit_code}"
+                                             f"{' (timed out)' if res.timed_out else ''}: {res.stderr[-300:]}")
         out.reference_outcomes.append(v.outcome)
         out.verify_seconds.append(v.timings.get("verify", 0.0))
         expected = "failure" if task.spec.infeasible else "success"
@@ -79,7 +95,7 @@ def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
                                              f"expected {expected}: {'; '.join(bad)[:400]}")
         if task.spec.infeasible and task.spec.solution.claim.success:
             problem("reference", "an infeasible task's reference solution must claim failure")
-    nop = _nop(task, variant, run_id)
+    nop = _retry_infra(lambda: _nop(task, variant, run_id))
     for c in nop.checks:
         if c.canary:
             continue
@@ -90,13 +106,13 @@ def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
     if nop.tampered:
         problem("do-nothing", f"integrity findings without any action: {nop.integrity}")
     if task.spec.solution.partial:
-        p = _partial(task, variant, run_id)
+        p = _retry_infra(lambda: _partial(task, variant, run_id))
         done = [g.id for g in p.goal if g.kind == "objective" and g.status.value == "COMPLETE"]
         if p.outcome != "failure" or not done:
             problem("partial", f"the partial script should fail overall with some objective COMPLETE; got "
                                f"{p.outcome}, complete objectives: {done}")
     for path in task.spec.protected:
-        t = _tamper(task, variant, path, run_id)
+        t = _retry_infra(lambda path=path: _tamper(task, variant, path, run_id))  # type: ignore[misc]
         if not t.tampered:
             problem("tamper", f"a change to protected path {path} was not flagged")
     return out
