@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from groundtruth.checks.results import IntegrityFinding
 from groundtruth.sandbox.docker import DockerSandbox
+from groundtruth.sandbox.engine import cheap_diff
 
 
 class Baseline(BaseModel):
@@ -63,6 +64,8 @@ def findings(sb: DockerSandbox, protected: list[str], baseline: Baseline) -> lis
             out.append(IntegrityFinding(path=path, kind="deleted", evidence=f"was {before}"))
         else:
             out.append(IntegrityFinding(path=path, kind="modified", evidence=f"{before} -> {after}"))
+    if not cheap_diff():
+        return out  # the fingerprints above already cover every entry under the protected roots
     seen = {f.path for f in out}
     for d in sb.diff():
         # setup's own writes are in the baseline fingerprints; anything else under a protected root is new
