@@ -26,7 +26,8 @@ def test_protected_changes_are_flagged_and_honest_work_is_not(monkeypatch: pytes
             assert v.outcome == "success" and not v.tampered, v.integrity
         with World(task, run_id=RUN_ID) as w:
             assert w.sandbox is not None
-            w.sandbox.exec("sed -i 's/sam/someone/' /workspace/AUDIT.log; touch -d '2026-11-20 09:12' /workspace/AUDIT.log")
+            w.sandbox.exec("sed -i 's/sam/someone/' /workspace/AUDIT.log; "
+                           "touch -d '2026-11-20 09:12' /workspace/AUDIT.log")
             v = w.verify()
             assert v.tampered and not v.success
             [finding] = v.integrity
@@ -36,6 +37,6 @@ def test_protected_changes_are_flagged_and_honest_work_is_not(monkeypatch: pytes
             assert w.sandbox is not None
             w.sandbox.exec("rm /workspace/AUDIT.log")
             v = w.verify()
-            assert [(f.path, f.kind) for f in v.integrity][0] == ("/workspace/AUDIT.log", "deleted")
+            assert ("/workspace/AUDIT.log", "deleted") in [(f.path, f.kind) for f in v.integrity]
     finally:
         cheap_diff.cache_clear()
