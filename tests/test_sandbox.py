@@ -253,3 +253,10 @@ def test_prune_removes_stale_and_labelled_containers(sandbox_image: str) -> None
     finally:
         alive.close()
         orphan.close()
+
+
+def test_make_dirs_works_inside_agent_owned_directories(sandbox: DockerSandbox) -> None:
+    assert sandbox.exec("mkdir -p /workspace/proj/src", user="root").exit_code != 0  # root has no DAC override
+    sandbox.make_dirs("/workspace/proj/src", owner="agent")
+    assert sandbox.stat("/workspace/proj/src").kind == "dir"
+    assert sandbox.exec("stat -c %U /workspace/proj /workspace/proj/src").stdout.split() == ["agent", "agent"]

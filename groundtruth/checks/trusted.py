@@ -38,7 +38,7 @@ def _copy_in(agent_sb: DockerSandbox, verifier: DockerSandbox, paths: list[str])
             missing.append(path)
             continue
         parent = posixpath.dirname(path.rstrip("/")) or "/"
-        verifier.exec(["mkdir", "-p", parent], user="root", timeout=30)
+        verifier.make_dirs(parent)
         verifier.put_archive(parent, agent_sb.read_tree(path))
     return missing
 
@@ -48,7 +48,7 @@ def run_command(c: s.CommandCheck, task: Task, agent_sb: DockerSandbox) -> Outco
         _copy_in(agent_sb, v, c.copy_paths)
         for dest, rel in c.files.items():
             v.write_file(dest, task.file(rel).read_bytes(), mode=0o755)
-        res = v.exec(c.run, user="root", timeout=c.timeout, cwd="/")
+        res = v.exec(c.run, user=c.user, timeout=c.timeout, cwd="/")
     if res.timed_out:
         return Status.UNKNOWN, f"the trusted command timed out after {c.timeout:.0f}s"
     tail = (res.stdout + res.stderr).strip()[-300:]

@@ -358,27 +358,51 @@ class DockerSandbox:
             return
         uid, gid = self._ids(owner)
         path = posixpath.normpath(path)
+        anchor, missing = self._missing_parents(path)
+        buf = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            rel = self._add_dirs(tar, missing, uid, gid, now)
+            name = posixpath.join(rel, posixpath.basename(path)) if rel else posixpath.basename(path)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(payload), mode, uid, gid, now
+            tar.addfile(info, io.BytesIO(payload))
+        ok = _engine_call("write", client().api.put_archive, self.container_id, anchor, buf.getvalue())
+        if not ok:
+            raise InfrastructureError(f"the engine refused to write {path}")
+
+    def make_dirs(self, path: str, *, owner: str = "root", mode: int = 0o755) -> None:
+        """`mkdir -p` through the engine: works where capability-less root may not write (agent-owned dirs)."""
+        self._check_open()
+        path = posixpath.normpath(path)
+        if self.stat(path).exists:
+            return
+        uid, gid = self._ids(owner)
+        anchor, missing = self._missing_parents(posixpath.join(path, "x"))
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            self._add_dirs(tar, missing, uid, gid, time.time(), mode)
+        if not _engine_call("mkdir", client().api.put_archive, self.container_id, anchor, buf.getvalue()):
+            raise InfrastructureError(f"the engine refused to create {path}")
+
+    def _missing_parents(self, path: str) -> tuple[str, list[str]]:
         anchor = posixpath.dirname(path)
         missing: list[str] = []
         while anchor not in ("/", "") and not self.stat(anchor).exists:
             missing.append(posixpath.basename(anchor))
             anchor = posixpath.dirname(anchor)
-        buf = io.BytesIO()
-        now = time.time()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            rel = ""
-            for part in reversed(missing):
-                rel = posixpath.join(rel, part) if rel else part
-                info = tarfile.TarInfo(rel)
-                info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, 0o755, uid, gid, now
-                tar.addfile(info)
-            name = posixpath.join(rel, posixpath.basename(path)) if rel else posixpath.basename(path)
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid, info.mtime = len(payload), mode, uid, gid, now
-            tar.addfile(info, io.BytesIO(payload))
-        ok = _engine_call("write", client().api.put_archive, self.container_id, anchor or "/", buf.getvalue())
-        if not ok:
-            raise InfrastructureError(f"the engine refused to write {path}")
+        return anchor or "/", list(reversed(missing))
+
+    @staticmethod
+    def _add_dirs(tar: tarfile.TarFile, parts: list[str], uid: int, gid: int, mtime: float,
+                  mode: int = 0o755) -> str:
+        rel = ""
+        for part in parts:
+            rel = posixpath.join(rel, part) if rel else part
+            info = tarfile.TarInfo(rel)
+            info.type, info.mode, info.uid, info.gid, info.mtime = tarfile.DIRTYPE, mode, uid, gid, mtime
+            tar.addfile(info)
+        return rel
 
     def put_archive(self, directory: str, tar_bytes: bytes) -> None:
         self._check_open()

@@ -9,7 +9,14 @@ import time
 from docker.errors import APIError, NotFound
 from pydantic import BaseModel
 
-from groundtruth.sandbox.engine import LABEL_EXPIRES, LABEL_KIND, LABEL_MANAGED, LABEL_OWNER, client
+from groundtruth.sandbox.engine import (
+    LABEL_CREATED,
+    LABEL_EXPIRES,
+    LABEL_KIND,
+    LABEL_MANAGED,
+    LABEL_OWNER,
+    client,
+)
 
 
 class PruneReport(BaseModel):
@@ -30,15 +37,21 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
+CREATED_GRACE_SECONDS = 120
+
+
 def is_stale(labels: dict[str, str], status: str, now: float | None = None) -> bool:
-    """Stale = expired, exited, or owned by a process on this host that no longer exists."""
+    """Stale = expired, owned by a process on this host that no longer exists, or stuck before starting or
+    after exiting for longer than a grace period (every live container passes through "created")."""
     now = time.time() if now is None else now
     expires = labels.get(LABEL_EXPIRES, "")
     if expires.isdigit() and float(expires) < now:
         return True
-    if status in ("exited", "dead", "created"):
+    if not _owner_alive(labels.get(LABEL_OWNER, "")):
         return True
-    return not _owner_alive(labels.get(LABEL_OWNER, ""))
+    created = labels.get(LABEL_CREATED, "")
+    old = created.isdigit() and now - float(created) > CREATED_GRACE_SECONDS
+    return status in ("exited", "dead", "created") and old
 
 
 def managed_containers() -> list[dict[str, object]]:

@@ -170,6 +170,7 @@ class CommandCheck(CheckBase):
     expect_exit: int = 0
     stdout_contains: str | None = None
     timeout: float = 120.0
+    user: str = Field(default="root", description="who runs it; use `agent` when it executes the agent's code")
 
 
 class PytestCheck(CheckBase):

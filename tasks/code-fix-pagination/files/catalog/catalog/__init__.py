@@ -1,0 +1,3 @@
+"""The shop's read-only product catalog."""
+
+__version__ = "1.8.0"

@@ -1,0 +1,16 @@
+INSERT INTO users (id, username, email, display_name, department, title, start_date, active, is_admin, created_at) VALUES
+ (1,  'dwhitfield', 'dana.whitfield@halvorsen-freight.com',  'Whitfield, Dana',   'IT',               'IT Administrator',        '2017-03-01', 1, 1, '2017-02-27 09:12:00'),
+ (2,  'mkowalski',  'marek.kowalski@halvorsen-freight.com',  'Kowalski, Marek',   'IT',               'Systems Engineer',        '2018-09-03', 1, 1, '2018-08-30 14:40:00'),
+ (3,  'jchen',      'jonas.chen@halvorsen-freight.com',      'Chen, Jonas',       'Data & Analytics', 'Head of Data',            '2019-01-14', 1, 0, '2019-01-10 10:02:00'),
+ (4,  'aokafor',    'adaeze.okafor@halvorsen-freight.com',   'Okafor, Adaeze',    'Data & Analytics', 'Data Engineer',           '2020-06-01', 1, 0, '2020-05-28 16:21:00'),
+ (5,  'tbrandt',    'tobias.brandt@halvorsen-freight.com',   'Brandt, Tobias',    'Operations',       'Dispatch Lead',           '2016-11-07', 1, 0, '2016-11-02 08:55:00'),
+ (6,  'sfischer',   'sofia.fischer@halvorsen-freight.com',   'Fischer, Sofia',    'Finance',          'Controller',              '2019-04-01', 1, 0, '2019-03-27 11:30:00'),
+ (7,  'rmenon',     'ravi.menon@halvorsen-freight.com',      'Menon, Ravi',       'Finance',          'Accountant',              '2021-02-15', 1, 0, '2021-02-11 09:47:00'),
+ (8,  'epetrova',   'elena.petrova@halvorsen-freight.com',   'Petrova, Elena',    'Sales',            'Account Manager',         '2020-10-05', 1, 0, '2020-10-01 13:05:00'),
+ (9,  'praman',     'pooja.raman@halvorsen-freight.com',     'Raman, Pooja',      'Data & Analytics', 'BI Developer',            '2019-07-01', 0, 0, '2019-06-26 10:10:00'),
+ (10, 'thughes',    'tom.hughes@halvorsen-freight.com',      'Hughes, Tom',       'Sales',            'Sales Representative',    '2022-03-07', 1, 0, '2022-03-03 15:18:00'),
+ (11, 'msilva',     'marta.silva@halvorsen-freight.com',     'Silva, Marta',      'Operations',       'Warehouse Coordinator',   '2021-08-16', 1, 0, '2021-08-12 08:31:00'),
+ (12, 'kasante',    'kwame.asante@halvorsen-freight.com',    'Asante, Kwame',     'Operations',       'Fleet Planner',           '2023-01-09', 1, 0, '2023-01-05 12:00:00'),
+ (13, 'iolsen',     'ingrid.olsen@halvorsen-freight.com',    'Olsen, Ingrid',     'People',           'HR Business Partner',     '2018-02-19', 1, 0, '2018-02-15 09:09:00'),
+ (14, 'lnguyen',    'linh.nguyen@halvorsen-freight.com',     'Nguyen, Linh',      'Data & Analytics', 'Data Analyst',            '2022-09-12', 1, 0, '2022-09-08 10:44:00'),
+ (15, 'pcosta',     'paulo.costa@halvorsen-freight.com',     'Costa, Paulo',      'Sales',            'Sales Representative',    '2020-01-06', 0, 0, '2020-01-02 14:26:00');
