@@ -96,9 +96,21 @@ def plan(config: RunConfig, registry: Registry, run_id: str) -> list[Job]:
     return jobs
 
 
+def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
+    """The one bit an agent may learn afterwards, from the chosen source (default: the verified outcome)."""
+    if source == "verified":
+        return env.verdict.success if env.verdict is not None else None
+    if source == "simulator":
+        return env.judgment.success if env.judgment is not None else None
+    if source == "self":
+        return env.claim.success if env.claim is not None else None
+    raise GroundtruthError(f"unknown feedback source {source!r}; use verified, simulator or self")
+
+
 def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event, *,
-                agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None) -> EpisodeResult:
-    """One episode, retried on infrastructure errors. `agent_factory` and `memory` serve Reflexion."""
+                agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None,
+                feedback: str = "verified") -> EpisodeResult:
+    """One episode, retried on infrastructure errors. `agent_factory`, `memory`, `feedback` serve Reflexion."""
     key, task = job.key, job.task
     attempts = config.retries + 1
     last_error = ""
@@ -125,6 +137,9 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                     obs, reward, terminated, truncated, info = env.abandon(str(exc))
                 for log in env.transcript[stored:]:
                     store.record_step(key.id, log.model_dump(mode="json"))
+                    if log.tool == "ask_user" and env.simulator is not None:
+                        store.record_goal_states(key.id, [s.model_dump(mode="json")
+                                                          for s in env.simulator.goal_states()])
                 stored = len(env.transcript)
                 if "infra_error" in info:
                     raise InfrastructureError(str(info["infra_error"]))
@@ -132,7 +147,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                     break
             verdict = env.verdict
             assert verdict is not None
-            agent.end(EpisodeEnd(feedback=verdict.success, claimed=env.claim.success if env.claim else None))
+            agent.end(EpisodeEnd(feedback=feedback_bit(feedback, env),
+                                 claimed=env.claim.success if env.claim else None))
             signals = env.signals().model_copy(update={"agent": key.agent})
             classification = classify(signals).value
             if env.simulator is not None:
@@ -190,7 +206,7 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
     store = Store(db)
     registry = Registry([Path(p) for p in config.tasks_dir])
     if resume:
-        run_id = run_id or store.latest_run()
+        run_id = run_id or store.latest_run(kind="run")
         if run_id is None:
             raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
         config = RunConfig.model_validate(store.run_config(run_id))
@@ -198,7 +214,7 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
     jobs = plan(config, registry, run_id)
     done = store.finished_ids(run_id)
     todo = [j for j in jobs if j.key.id not in done]
-    store.begin_run(run_id, config.model_dump())
+    store.begin_run(run_id, {**config.model_dump(), "kind": "run"})
     prune(stale_only=True)
     if on_start:
         on_start(len(jobs), len(jobs) - len(todo))

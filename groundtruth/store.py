@@ -93,8 +93,10 @@ class Store:
         with self.lock:
             self.db.table("runs").update(run_id, {"finished": time.time(), "status": status})
 
-    def latest_run(self) -> str | None:
-        rows = list(self.db.query("select id from runs order by started desc limit 1"))
+    def latest_run(self, kind: str | None = None) -> str | None:
+        """The newest run, optionally only those of one kind (`run`; reflexion and experiments write others)."""
+        where = "where json_extract(config, '$.kind') = :kind" if kind else ""
+        rows = list(self.db.query(f"select id from runs {where} order by started desc limit 1", {"kind": kind}))
         return str(rows[0]["id"]) if rows else None
 
     def run_config(self, run_id: str) -> dict[str, Any]:

@@ -97,9 +97,10 @@ class LLMAgent:
             raise InfrastructureError(f"the LLM endpoint failed: {exc}") from exc
         content = resp.choices[0].message.content or ""
         try:
-            return str(json.loads(content).get("reflection", content))[:500]
+            reflection = json.loads(content).get("reflection")
         except (json.JSONDecodeError, AttributeError):
-            return content[:500]
+            return ""
+        return reflection[:500] if isinstance(reflection, str) else ""
 
     def end(self, result: EpisodeEnd) -> None:
         pass

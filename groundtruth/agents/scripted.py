@@ -136,3 +136,4 @@ class Partial(ScriptedAgent):
 SCRIPTED: dict[str, type[ScriptedAgent]] = {
     a.name: a for a in (Oracle, Nop, Overclaimer, Sandbagger, Tamperer, Partial)
 }
+SCRIPTED["learner"] = __import__("groundtruth.agents.learner", fromlist=["Learner"]).Learner

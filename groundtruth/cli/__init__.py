@@ -8,10 +8,12 @@ import typer
 from rich.console import Console
 
 from groundtruth import __version__
+from groundtruth.cli import experiment as experiment_cli
 from groundtruth.cli import images as images_cli
 from groundtruth.cli import sandbox as sandbox_cli
 from groundtruth.cli import tasks as tasks_cli
 from groundtruth.cli.audit import audit_cmd
+from groundtruth.cli.reflexion import reflexion_cmd
 from groundtruth.cli.run import run_cmd
 from groundtruth.cli.serve import serve_cmd
 from groundtruth.errors import GroundtruthError
@@ -27,6 +29,8 @@ app.add_typer(images_cli.app, name="images")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(tasks_cli.app, name="tasks")
 app.command("run")(run_cmd)
+app.command("reflexion")(reflexion_cmd)
+app.add_typer(experiment_cli.app, name="experiment")
 app.command("audit")(audit_cmd)
 app.command("serve")(serve_cmd)
 

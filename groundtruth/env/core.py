@@ -155,6 +155,9 @@ class GroundtruthEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._close_world()
+        closer = getattr(self.simulator, "close", None)
+        if callable(closer):
+            closer()
 
     # internals -------------------------------------------------------------------------------------
     def _run(self, action: Action) -> tuple[str, int | None]:

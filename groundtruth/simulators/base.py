@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from groundtruth.records import Claim, GoalState, Judgment
 from groundtruth.tasks.spec import Task
+
+
+class TrackedGoalState(GoalState):
+    """A goal state as stored: which phase produced it, and what the user heard and said at that turn.
+
+    Keeping `heard` (the agent's message after its private reasoning was removed) and `said` beside the state
+    lets drift be measured from the goal-state table alone, and shows what the user was actually shown.
+    `notes` explain a change for human readers; drift metrics never trust them and recompute justification.
+    Plain `GoalState.model_validate` ignores the extra fields, so older readers keep working.
+    """
+
+    stage: Literal["dialogue", "judgment"] = "dialogue"
+    heard: str | None = None
+    said: str = ""
+    notes: list[str] = Field(default_factory=list)
 
 
 class UserTurn(BaseModel):
