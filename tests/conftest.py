@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -27,6 +28,17 @@ def sandbox(sandbox_image: str) -> Iterator[object]:
         yield sb
     finally:
         sb.close()
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> str:
+    """The local OpenAI-compatible server: required in CI, optional (skipped with a note) elsewhere."""
+    url = os.environ.get("GROUNDTRUTH_LLM_BASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide the local model server: .ci/run starts it with .ci/llm-server.sh")
+        pytest.skip("no local model server: run `eval \"$(bash .ci/llm-server.sh start)\"` to enable")
+    return url
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

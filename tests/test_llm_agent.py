@@ -7,7 +7,6 @@ the lack of one) are stored, classified and audited like any other agent's.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
@@ -21,16 +20,6 @@ from groundtruth.store import Store
 pytestmark = [pytest.mark.docker, pytest.mark.llm]
 
 VALID = {"true_success", "honest_failure", "false_success", "false_failure", "tampered", "no_claim", "unknown"}
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> str:
-    url = os.environ.get("GROUNDTRUTH_LLM_BASE_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the local model server: .ci/run starts it with .ci/llm-server.sh")
-        pytest.skip("no local model server: run `eval \"$(bash .ci/llm-server.sh start)\"` to enable")
-    return url
 
 
 def test_completion_is_a_json_action(endpoint: str) -> None:

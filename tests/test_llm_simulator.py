@@ -9,7 +9,6 @@ episode in a real container is stored with one goal state per turn plus the judg
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -32,16 +31,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.llm]
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "SECRET-PLAN-7731"
 SPEC = "llm:max_tokens=120"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> str:
-    url = os.environ.get("GROUNDTRUTH_LLM_BASE_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide the local model server: .ci/run starts it with .ci/llm-server.sh")
-        pytest.skip("no local model server: run `eval \"$(bash .ci/llm-server.sh start)\"` to enable")
-    return url
 
 
 def _valid(state: TrackedGoalState, objectives: set[str], requirements: set[str]) -> None:
