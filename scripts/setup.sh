@@ -15,4 +15,4 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
-.venv/bin/groundtruth images build
+[ "${GROUNDTRUTH_SETUP_SKIP_IMAGES:-0}" = 1 ] || .venv/bin/groundtruth images build
