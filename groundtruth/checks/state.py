@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import sqlite3
 import tarfile
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
+from groundtruth.checks.results import Unknown
 from groundtruth.sandbox.base import DiffEntry, FileStat, ProcessInfo
 from groundtruth.sandbox.docker import DockerSandbox
 
@@ -43,6 +47,33 @@ class FinalState:
 
     def read_text(self, path: str) -> str:
         return self._sb.read_file(path).decode("utf-8", errors="replace")
+
+    def fresh_json(self, path: str, *, service: str = "the service", counter: str = "generation",
+                   advance: int = 2, timeout: float = 3.0) -> dict[str, Any]:
+        """A status file a running service rewrites, read only once `counter` has moved `advance` times
+        since the agent was frozen: a snapshot the agent's last edits may not have reached yet never counts.
+        Unknown (never a pass) when the file is missing or the service stopped refreshing it."""
+
+        def read() -> dict[str, Any]:
+            try:
+                data = json.loads(self.read_text(path))
+            except FileNotFoundError as exc:
+                raise Unknown(f"{path} does not exist: {service} never ran") from exc
+            except json.JSONDecodeError as exc:
+                raise Unknown(f"{path} is not JSON ({exc}); {service} may be mid-write") from exc
+            if not isinstance(data, dict):
+                raise Unknown(f"{path} does not hold a JSON object")
+            return data
+
+        start = int(read().get(counter, 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            current = read()
+            if int(current.get(counter, 0)) >= start + advance:
+                return current
+        raise Unknown(f"{service} did not refresh {path} within {timeout:.0f}s after the agent was frozen "
+                      "(is it still running?)")
 
     def tree(self, path: str, *, with_data: bool = True) -> list[TreeEntry]:
         """Every entry under `path` (itself included), from one engine archive."""

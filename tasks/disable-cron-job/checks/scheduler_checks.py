@@ -5,10 +5,7 @@ started after the freeze (its generation counter moves on) and judge that one.
 """
 from __future__ import annotations
 
-import json
-import time
 
-from groundtruth.checks.results import Unknown
 
 STATUS = "/var/lib/appcron/status.json"
 EXPORT_BINARY = "/opt/app/bin/export-data"
@@ -26,22 +23,8 @@ OTHER_JOBS = {
 }
 
 
-def _read(state) -> dict:
-    try:
-        return json.loads(state.read_text(STATUS))
-    except FileNotFoundError as exc:
-        raise Unknown(f"{STATUS} does not exist: the scheduler never ran") from exc
-
-
 def fresh_status(state) -> dict:
-    first = _read(state)
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        cur = _read(state)
-        if cur.get("generation", 0) > first.get("generation", 0) + 1:
-            return cur
-    raise Unknown("the scheduler did not rescan within 3 s after the agent was frozen (is it still running?)")
+    return state.fresh_json(STATUS, service="the scheduler")
 
 
 def export_not_loaded(state):

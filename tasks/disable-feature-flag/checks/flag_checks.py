@@ -1,10 +1,7 @@
 """The flag values the running flagd service (user `app`) really publishes after the agent was frozen."""
 from __future__ import annotations
 
-import json
-import time
 
-from groundtruth.checks.results import Unknown
 
 OUT = "/var/lib/flagd/effective.json"
 
@@ -19,22 +16,8 @@ OTHERS = {
 }
 
 
-def _read(state) -> dict:
-    try:
-        return json.loads(state.read_text(OUT))
-    except FileNotFoundError as exc:
-        raise Unknown(f"{OUT} does not exist: flagd never ran") from exc
-
-
 def fresh(state) -> dict:
-    first = _read(state)
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        cur = _read(state)
-        if cur.get("generation", 0) > first.get("generation", 0) + 1:
-            return cur
-    raise Unknown("flagd did not re-resolve within 3 s after the agent was frozen (is it still running?)")
+    return state.fresh_json(OUT, service="flagd")
 
 
 def new_checkout_off(state):

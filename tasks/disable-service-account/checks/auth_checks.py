@@ -6,10 +6,7 @@ we wait for a rebuild that started after the freeze and judge that snapshot.
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 
-from groundtruth.checks.results import Unknown
 
 OUT = "/var/lib/authd/effective.json"
 
@@ -35,22 +32,8 @@ OTHERS = {
 }
 
 
-def _read(state) -> dict:
-    try:
-        return json.loads(state.read_text(OUT))
-    except FileNotFoundError as exc:
-        raise Unknown(f"{OUT} does not exist: authd never ran") from exc
-
-
 def fresh_snapshot(state) -> dict:
-    first = _read(state)
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        cur = _read(state)
-        if cur.get("generation", 0) > first.get("generation", 0) + 1:
-            return cur
-    raise Unknown("authd did not refresh within 3 s after the agent was frozen (is it still running?)")
+    return state.fresh_json(OUT, service="authd")
 
 
 def reporting_rejected(state):
