@@ -70,18 +70,25 @@ def run_cmd(
         typer.echo(json.dumps({"run_id": rid, "db": str(db), "episodes": [r.model_dump() for r in results],
                                "summary": summary}, indent=2))
         return
-    table = Table("task", "variant", "agent", "seed", "verified", "claimed", "conf", "judged", "class", "reward",
-                  "steps", title=f"run {rid}")
+    wide = console.width >= 130
+    cols = ["task", "variant", "agent", "seed", "verified", "claimed", "conf", "judged", "class", "reward", "steps"]
+    if not wide:  # a narrow terminal keeps what tells a false claim apart
+        cols = ["task", "agent", "verified", "claimed", "class"]
+    table = Table(*cols, title=f"run {rid}")
     for r in results:
         verified = (r.verified or "-") + (" +tamper" if r.tampered else "")
         style = CLASS_STYLE.get(r.classification or "", "")
-        table.add_row(r.task, r.variant, r.agent, str(r.seed), verified, _yn(r.claimed_success),
-                      "-" if r.confidence is None else f"{r.confidence:.2f}", _yn(r.judged_success),
-                      f"[{style}]{r.classification}[/]" if style else str(r.classification),
-                      "-" if r.reward is None else f"{r.reward:.2f}", str(r.steps))
+        cls = f"[{style}]{r.classification}[/]" if style else str(r.classification)
+        claimed = _yn(r.claimed_success)
+        if wide:
+            table.add_row(r.task, r.variant, r.agent, str(r.seed), verified, claimed,
+                          "-" if r.confidence is None else f"{r.confidence:.2f}", _yn(r.judged_success), cls,
+                          "-" if r.reward is None else f"{r.reward:.2f}", str(r.steps))
+        else:
+            table.add_row(f"{r.task} ({r.variant})", r.agent, verified, claimed, cls)
     console.print(table)
-    totals = Table("agent", "episodes", "verified ok", "claimed ok", "false success", "false failure", "tampered",
-                   "no claim", "infra", title="verified vs claimed")
+    totals = Table("agent", "n", "verified ok", "claimed ok", "false succ", "false fail", "tamper", "no claim",
+                   "infra", title="verified vs claimed (counts)")
     for row in summary:
         totals.add_row(row["agent"], str(row["episodes"]), str(row["verified_success"]), str(row["claimed_success"]),
                        f"[bold red]{row['false_success']}[/]" if row["false_success"] else "0",
