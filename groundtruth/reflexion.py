@@ -28,7 +28,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,8 +36,7 @@ from pydantic import BaseModel, Field
 from groundtruth import __version__
 from groundtruth.agents import make_agent
 from groundtruth.errors import GroundtruthError
-from groundtruth.runner import EpisodeResult, Job, RunConfig, _terminate_as_interrupt, run_episode
-from groundtruth.sandbox.prune import prune
+from groundtruth.runner import Batch, EpisodeResult, Job, RunConfig, episode_pool, run_episode
 from groundtruth.store import EpisodeKey, Store
 from groundtruth.tasks.registry import Registry
 
@@ -324,21 +322,14 @@ def run_reflexion(config: ReflexionConfig, db: str | Path, *, run_id: str | None
                                      seed=trial_seed(config.seed, s, rest, config.trials)))
                 return
 
-    status = "interrupted"
-    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="gt-reflexion")
+    batch: Batch | None = None
     try:
-        with _terminate_as_interrupt():
-            futures = [pool.submit(sequence, arm, s) for s in range(config.seeds) for arm in ARMS]
+        with episode_pool(store, run_id, config.concurrency, cancel, "gt-reflexion") as batch:
+            futures = [batch.pool.submit(sequence, arm, s) for s in range(config.seeds) for arm in ARMS]
             for fut in futures:
                 fut.result()
-        status = "done"
-    except BaseException:
-        cancel.set()
-        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        prune(run_id=run_id)
-        store.end_run(run_id, status)
+        status = batch.status if batch is not None else "interrupted"
         rows.sort(key=lambda r: (ARMS.index(r.arm), r.sequence, r.trial))
         report = ReflexionReport(
             run_id=run_id, db=str(db), config=config, seconds=round(time.monotonic() - started, 2), trials=rows,

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
@@ -199,6 +199,33 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class Batch(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    pool: ThreadPoolExecutor
+    status: str = "interrupted"
+
+
+@contextmanager
+def episode_pool(store: Store, run_id: str, concurrency: int, cancel: threading.Event,
+                 name: str) -> Iterator[Batch]:
+    """Worker threads for a run's episodes. However the block ends (done, Ctrl-C, SIGTERM, error), the rest
+    is cancelled, the threads finish their episode's cleanup, the run's containers are removed and the run's
+    status is written."""
+    batch = Batch(pool=ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name))
+    try:
+        with _terminate_as_interrupt():
+            yield batch
+        batch.status = "done"
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        batch.pool.shutdown(wait=True, cancel_futures=True)
+        prune(run_id=run_id)
+        store.end_run(run_id, batch.status)
+
+
 def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume: bool = False,
         on_start: Callable[[int, int], None] | None = None,
         on_result: Callable[[EpisodeResult], None] | None = None) -> tuple[str, list[EpisodeResult]]:
@@ -220,11 +247,11 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
         on_start(len(jobs), len(jobs) - len(todo))
     cancel = threading.Event()
     results: list[EpisodeResult] = []
-    status = "interrupted"
-    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="gt-episode")
     try:
-        with _terminate_as_interrupt():
-            pending: set[Future[EpisodeResult]] = {pool.submit(run_episode, j, config, store, cancel) for j in todo}
+        with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
+            pending: set[Future[EpisodeResult]] = {
+                batch.pool.submit(run_episode, j, config, store, cancel) for j in todo
+            }
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in finished:
@@ -232,14 +259,7 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
                     results.append(res)
                     if on_result:
                         on_result(res)
-        status = "done"
-    except BaseException:
-        cancel.set()
-        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        prune(run_id=run_id)
-        store.end_run(run_id, status)
         store.close()
     return run_id, results
 

@@ -68,7 +68,7 @@ def _decode(v: object) -> object:
     return v
 
 
-def run_calls(root: str, calls: list[dict], timeout: float = 30.0) -> list[object]:
+def run_calls(root: str, calls: list[dict[str, object]], timeout: float = 30.0) -> list[object]:
     """Run the calls in one isolated child; each result is a plain value or a Raised."""
     nonce = "GT" + secrets.token_hex(12) + ":"
     with tempfile.TemporaryDirectory() as cwd:
@@ -101,8 +101,8 @@ def same(got: object, want: object) -> bool:
     """Equal value AND exactly the same types all the way down (5 != 5.0, True != 1)."""
     if type(got) is not type(want):
         return False
-    if isinstance(want, list):
-        return len(got) == len(want) and all(same(g, w) for g, w in zip(got, want))  # type: ignore[arg-type]
-    if isinstance(want, dict):
-        return set(got) == set(want) and all(same(got[k], want[k]) for k in want)  # type: ignore[index]
+    if isinstance(want, list) and isinstance(got, list):
+        return len(got) == len(want) and all(same(g, w) for g, w in zip(got, want, strict=True))
+    if isinstance(want, dict) and isinstance(got, dict):
+        return set(got) == set(want) and all(same(got[k], want[k]) for k in want)
     return got == want

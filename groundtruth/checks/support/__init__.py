@@ -1,0 +1,1 @@
+"""Trusted helpers injected beside the hidden tests of `pytest` checks in the verifier container."""
