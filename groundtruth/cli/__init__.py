@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from groundtruth import __version__
 from groundtruth.cli import experiment as experiment_cli
@@ -54,5 +55,6 @@ def main() -> None:
     try:
         app()
     except GroundtruthError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # escaped: messages quote TOML tables and ids in brackets, which rich would take for markup
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)

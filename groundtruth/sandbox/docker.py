@@ -38,6 +38,8 @@ T = TypeVar("T")
 HOST_GRACE_SECONDS = 5.0
 KILL_AFTER_SECONDS = 2
 _GO_DIR = 1 << 31
+# `write_file(dir_owner=INHERIT_OWNER)`: new parents are owned like the directory they are made in
+INHERIT_OWNER = "<inherit>"
 _GO_SYMLINK = 1 << 27
 _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
 
@@ -344,8 +346,12 @@ class DockerSandbox:
         user: str | None = None,
         mode: int = 0o644,
         owner: str = "root",
+        dir_owner: str | None = None,
     ) -> None:
-        """Write through the engine (user=None; owner/mode set exactly) or as `user` (its permissions apply)."""
+        """Write through the engine (user=None; owner/mode set exactly) or as `user` (its permissions apply).
+
+        Parent directories the engine write creates belong to `dir_owner` (default: `owner`); `INHERIT_OWNER`
+        gives them the owner of the nearest existing directory above them."""
         self._check_open()
         payload = data.encode() if isinstance(data, str) else data
         if len(payload) > self.spec.file_size_limit:
@@ -359,10 +365,16 @@ class DockerSandbox:
         uid, gid = self._ids(owner)
         path = posixpath.normpath(path)
         anchor, missing = self._missing_parents(path)
+        if dir_owner is None:
+            duid, dgid = uid, gid
+        elif dir_owner == INHERIT_OWNER:
+            duid, dgid = self._entry_ids(anchor) if missing else (uid, gid)
+        else:
+            duid, dgid = self._ids(dir_owner)
         buf = io.BytesIO()
         now = time.time()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            rel = self._add_dirs(tar, missing, uid, gid, now)
+            rel = self._add_dirs(tar, missing, duid, dgid, now)
             name = posixpath.join(rel, posixpath.basename(path)) if rel else posixpath.basename(path)
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.uid, info.gid, info.mtime = len(payload), mode, uid, gid, now
@@ -384,6 +396,28 @@ class DockerSandbox:
             self._add_dirs(tar, missing, uid, gid, time.time(), mode)
         if not _engine_call("mkdir", client().api.put_archive, self.container_id, anchor, buf.getvalue()):
             raise InfrastructureError(f"the engine refused to create {path}")
+
+    def _entry_ids(self, path: str) -> tuple[int, int]:
+        """(uid, gid) of one entry from the first header of its engine archive; the rest is never read."""
+        api = client().api
+        try:
+            res = api._get(api._url("/containers/{0}/archive", self.container_id), params={"path": path},
+                           stream=True)
+            api._raise_for_status(res)
+            buf = io.BytesIO()
+            with res:
+                for chunk in res.iter_content(chunk_size=4096):
+                    buf.write(chunk)
+                    if buf.tell() >= 8192:  # enough for the first header, long-name extensions included
+                        break
+            buf.seek(0)
+            with tarfile.open(fileobj=buf, mode="r|") as tar:
+                head = tar.next()
+        except (DockerException, tarfile.TarError) as exc:
+            raise InfrastructureError(f"stat {path}: {exc}") from exc
+        if head is None:
+            raise InfrastructureError(f"stat {path}: the engine sent an empty archive")
+        return head.uid, head.gid
 
     def _missing_parents(self, path: str) -> tuple[str, list[str]]:
         anchor = posixpath.dirname(path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
 from groundtruth.errors import TaskSpecError
 from groundtruth.resources import data_dir
-from groundtruth.tasks.spec import Task, load_task
+from groundtruth.tasks.spec import ID_PATTERN, Task, load_task
 
 ENV_VAR = "GROUNDTRUTH_TASKS_PATH"
 ENTRY_POINT_GROUP = "groundtruth.tasks"
@@ -47,10 +48,21 @@ class Registry:
 
     def get(self, task_id: str) -> Task:
         if task_id not in self._folders:
-            raise TaskSpecError(f"no task {task_id!r}; `groundtruth tasks list` shows the known ones")
+            raise TaskSpecError(f"no task {task_id!r}{self.where_to_look(task_id)}")
         if task_id not in self._cache:
             self._cache[task_id] = load_task(self._folders[task_id])
         return self._cache[task_id]
+
+    def where_to_look(self, task_id: str) -> str:
+        """How user task folders are found, and where this one probably is: the usual miss is a forgotten
+        --tasks-dir, which `groundtruth tasks list` alone cannot reveal."""
+        roots = ", ".join(str(r) for r in self.roots)
+        hint = (f" among the {len(self._folders)} tasks in {roots}. Task folders of your own are found with "
+                f"--tasks-dir DIR or {ENV_VAR}=DIR1:DIR2 (DIR holds <id>/task.toml)")
+        near = _nearby(task_id)
+        if near is not None:
+            return f"{hint}; there is one in {near}: add --tasks-dir {near}"
+        return f"{hint}; `groundtruth tasks list --tasks-dir DIR` lists them"
 
     def select(self, patterns: list[str]) -> list[Task]:
         """Ids or globs (`delete-*`), in catalog order, without duplicates."""
@@ -58,9 +70,32 @@ class Registry:
         for pat in patterns:
             hits = [i for i in self.ids() if fnmatch.fnmatchcase(i, pat)]
             if not hits:
-                raise TaskSpecError(f"no task matches {pat!r}; `groundtruth tasks list` shows the known ones")
+                raise TaskSpecError(f"no task matches {pat!r}{self.where_to_look(pat)}")
             chosen += [h for h in hits if h not in chosen]
         return [self.get(i) for i in chosen]
 
     def all(self) -> list[Task]:
         return [self.get(i) for i in self.ids()]
+
+    def load_all(self) -> tuple[list[Task], dict[str, str]]:
+        """Every task that loads, and for every folder that does not, its whole error: one broken folder must
+        not hide the others (or the rest of its own errors)."""
+        tasks: list[Task] = []
+        broken: dict[str, str] = {}
+        for task_id in self.ids():
+            try:
+                tasks.append(self.get(task_id))
+            except TaskSpecError as exc:
+                broken[str(self._folders[task_id])] = str(exc)
+        return tasks, broken
+
+
+def _nearby(task_id: str) -> Path | None:
+    """A folder `<id>/task.toml` in the working directory or one level down (`./mytasks/<id>/`)."""
+    if not re.fullmatch(ID_PATTERN, task_id):
+        return None
+    cwd = Path.cwd()
+    for root in (cwd, *sorted(p for p in cwd.iterdir() if p.is_dir() and not p.name.startswith("."))):
+        if (root / task_id / "task.toml").is_file():
+            return root
+    return None

@@ -6,7 +6,7 @@ import time
 
 from groundtruth.errors import GroundtruthError
 from groundtruth.integrity import Baseline, take_baseline
-from groundtruth.sandbox.docker import DockerSandbox
+from groundtruth.sandbox.docker import INHERIT_OWNER, DockerSandbox
 from groundtruth.tasks.spec import Setup, Task
 
 
@@ -17,7 +17,8 @@ class TaskSetupError(GroundtruthError):
 def _apply(sb: DockerSandbox, task: Task, setup: Setup, env: dict[str, str]) -> None:
     for f in setup.files:
         data = f.content.encode() if f.content is not None else task.file(f.source or "").read_bytes()
-        sb.write_file(f.path, data, owner=f.owner, mode=int(f.mode, 8))
+        # A parent it creates is never the file owner's by default: /etc/ssh must not become the agent's.
+        sb.write_file(f.path, data, owner=f.owner, mode=int(f.mode, 8), dir_owner=f.dir_owner or INHERIT_OWNER)
     for cmd in setup.commands:
         res = sb.exec(cmd.run, user=cmd.user, env=env, timeout=cmd.timeout, cwd="/")
         if not res.ok:

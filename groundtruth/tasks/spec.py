@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +26,11 @@ class SetupFile(Strict):
     source: str | None = Field(default=None, description="path relative to the task folder")
     owner: str = "root"
     mode: str = "0644"
+    dir_owner: str | None = Field(
+        default=None, description="owner of the parent directories this file creates; default: the owner of "
+                                  "the directory they are created in (root's under /etc, the agent's under "
+                                  "/workspace), so a setup file never hands the agent a directory it could "
+                                  "not have made itself")
 
     @model_validator(mode="after")
     def _one_source(self) -> SetupFile:
@@ -66,14 +72,29 @@ class Preference(Strict):
     checks: list[str] = Field(default_factory=list)
 
 
+class Knowledge(Strict):
+    """Something the simulated user knows and the instruction leaves out: it answers a clarifying question
+    about it, and may volunteer it later. Both the scripted and the LLM user use it."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    about: list[str] = Field(min_length=1, description="words or phrases; a message naming one is asking")
+    answer: str = Field(min_length=1, description="what the user says when asked")
+    volunteer_at: int | None = Field(default=None, ge=1, description="said unasked at this turn if not told yet")
+
+
 class Goal(Strict):
-    """UGST decomposition of what the user wants: who they are, their rules, and what counts as done."""
+    """UGST decomposition of what the user wants: who they are, their rules, and what counts as done, plus
+    what the user knows and tells when asked (`knowledge`)."""
 
     profile: dict[str, str] = Field(default_factory=dict)
     policy: list[str] = Field(default_factory=list)
     objectives: list[Objective] = Field(min_length=1)
     requirements: list[Requirement] = Field(default_factory=list)
     preferences: list[Preference] = Field(default_factory=list)
+    knowledge: list[Knowledge] = Field(default_factory=list)
+    unknown_answer: str = Field(
+        default="I don't know more than I told you. Please go ahead as I described.",
+        description="the user's reply to a question its knowledge does not answer")
 
 
 class CheckBase(Strict):
@@ -130,12 +151,24 @@ class DirListing(CheckBase):
 
 
 class SqliteQuery(CheckBase):
-    """Copied out through the engine and queried on the host, never with the container's sqlite3."""
+    """Copied out through the engine and queried on the host, never with the container's sqlite3.
+
+    TOML has no null: `null = "NULL"` names a string that stands for SQL NULL in `expect`."""
 
     type: Literal["sqlite_query"]
     path: str
     query: str
     expect: list[list[str | int | float | None]]
+    null: str | None = Field(default=None, description="the string in `expect` that means SQL NULL")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("null"), str) and isinstance(data.get("expect"), list):
+            marker = data["null"]
+            data = {**data, "expect": [[None if v == marker else v for v in row] if isinstance(row, list) else row
+                                       for row in data["expect"]]}
+        return data
 
 
 class ProcessState(CheckBase):
@@ -278,15 +311,18 @@ class TaskSpec(Strict):
             raise ValueError(f"duplicate check ids: {sorted(dupes)}")
         known = set(ids)
         objectives = {o.id for o in self.goal.objectives}
-        refs = [(f"goal.objectives[{o.id}]", c) for o in self.goal.objectives for c in o.checks]
-        refs += [(f"goal.requirements[{r.id}]", c) for r in self.goal.requirements for c in r.checks]
-        refs += [(f"goal.preferences[{p.id}]", c) for p in self.goal.preferences for c in p.checks]
-        for where, c in refs:
-            if c not in known:
-                raise ValueError(f"{where} names check {c!r}, which is not defined in [[checks]]")
-        for r in self.goal.requirements:
+        g = self.goal
+        refs = [(f"goal.objectives[{i}] (id {o.id!r})", c) for i, o in enumerate(g.objectives) for c in o.checks]
+        refs += [(f"goal.requirements[{i}] (id {r.id!r})", c) for i, r in enumerate(g.requirements) for c in r.checks]
+        refs += [(f"goal.preferences[{i}] (id {p.id!r})", c) for i, p in enumerate(g.preferences) for c in p.checks]
+        bad = [f"{where} names check {c!r}" for where, c in refs if c not in known]
+        if bad:
+            raise ValueError(f"{'; '.join(bad)}, not an id of any [[checks]] entry; the checks defined are: "
+                             f"{', '.join(ids) or 'none'}")
+        for i, r in enumerate(g.requirements):
             if r.objective not in objectives:
-                raise ValueError(f"goal.requirements[{r.id}] names objective {r.objective!r}, which does not exist")
+                raise ValueError(f"goal.requirements[{i}] (id {r.id!r}) names objective {r.objective!r}, which "
+                                 f"does not exist; the objectives are: {', '.join(sorted(objectives))}")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate variant names: {names}")
@@ -354,7 +390,7 @@ def load_task(folder: Path) -> Task:
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise TaskSpecError(f"{path}: not valid TOML: {exc}") from exc
+        raise TaskSpecError(f"{path}: not valid TOML: {exc}{_toml_hint(path.read_text(), str(exc))}") from exc
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:
@@ -380,6 +416,20 @@ def load_task(folder: Path) -> Task:
         if script:
             task.file(script)
     return task
+
+
+_NULL_WORDS = re.compile(r"(?<![\w\"'])(null|None|nil|NULL)(?![\w\"'])")
+
+
+def _toml_hint(text: str, message: str) -> str:
+    """The one TOML mistake the parser cannot explain: there is no null."""
+    m = re.search(r"at line (\d+)", message)
+    lines = text.splitlines()
+    line = lines[int(m.group(1)) - 1] if m and 0 < int(m.group(1)) <= len(lines) else ""
+    if _NULL_WORDS.search(line.split("#", 1)[0]):
+        return ('; TOML has no null: for SQL NULL in a sqlite_query `expect`, add `null = "NULL"` to the check '
+                'and write "NULL" where a NULL is expected')
+    return ""
 
 
 def _task_files(c: Check) -> list[str]:

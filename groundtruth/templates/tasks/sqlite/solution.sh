@@ -1,0 +1,8 @@
+#!/bin/bash
+set -e
+python3 - <<'PY'
+import sqlite3
+db = sqlite3.connect("/workspace/shop.db")
+db.execute("update customers set name = 'deleted', email = NULL, phone = NULL where id = 2")
+db.commit()
+PY
