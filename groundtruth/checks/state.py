@@ -37,15 +37,23 @@ class FinalState:
         self._tmp.cleanup()
 
     def stat(self, path: str) -> FileStat:
+        """Type, size and mode of `path` itself (a symlink is not followed). A missing path is not an
+        error: `exists` is False and `kind` is "missing"."""
         return self._sb.stat(path)
 
     def exists(self, path: str) -> bool:
+        """True when any entry is there: a file, a directory, or a symlink (even a dangling one)."""
         return self._sb.stat(path).exists
 
     def read_bytes(self, path: str) -> bytes:
+        """The file's content; symlinks are followed. Raises FileNotFoundError when it is missing,
+        IsADirectoryError for a directory, FileTooLarge over 64 MiB (each makes the check unknown unless
+        caught)."""
         return self._sb.read_file(path)
 
     def read_text(self, path: str) -> str:
+        """`read_bytes` decoded as UTF-8 (undecodable bytes become U+FFFD); the same errors for a missing
+        file or a directory."""
         return self._sb.read_file(path).decode("utf-8", errors="replace")
 
     def fresh_json(self, path: str, *, service: str = "the service", counter: str = "generation",
@@ -76,7 +84,9 @@ class FinalState:
                       "(is it still running?)")
 
     def tree(self, path: str, *, with_data: bool = True) -> list[TreeEntry]:
-        """Every entry under `path` (itself included), from one engine archive."""
+        """Every entry under `path` (itself included), from one engine archive; [] when the path is missing.
+        Each entry has `path`, `info` (its tar header: uid, gid, mode, type) and `data` (file bytes, or None
+        for directories, links and when `with_data` is False)."""
         if not self.exists(path):
             return []
         raw = self._sb.read_tree(path)
@@ -93,13 +103,15 @@ class FinalState:
         return out
 
     def listdir(self, path: str) -> list[str]:
+        """Sorted names directly under a directory; [] when the path is missing."""
         base = posixpath.normpath(path)
         return sorted(
             posixpath.basename(e.path) for e in self.tree(path, with_data=False) if posixpath.dirname(e.path) == base
         )
 
     def sqlite(self, path: str) -> sqlite3.Connection:
-        """A host-side copy of the database (with its -wal/-journal), queried by the host's sqlite3."""
+        """A host-side copy of the database (with its -wal/-journal), queried by the host's sqlite3; close it
+        when done. Raises FileNotFoundError when the database file is missing."""
         folder = Path(tempfile.mkdtemp(dir=self._tmp.name))
         name = posixpath.basename(path)
         for suffix in ("", "-wal", "-journal"):
@@ -108,14 +120,17 @@ class FinalState:
         return sqlite3.connect(folder / name)
 
     def processes(self) -> list[ProcessInfo]:
+        """Every process in the container as the engine listed it after the agent was frozen."""
         if self._processes is None:
             self._processes = self._sb.processes()
         return self._processes
 
     def diff(self) -> list[DiffEntry]:
+        """The engine's list of paths added, modified or deleted since the image (slow on fuse-overlayfs)."""
         return self._sb.diff()
 
     def uid_of(self, user: str) -> int | None:
+        """The uid /etc/passwd gives `user`; None when there is no such user."""
         if self._passwd is None:
             self._passwd = {}
             for line in self.read_text("/etc/passwd").splitlines():
@@ -125,7 +140,8 @@ class FinalState:
         return self._passwd.get(user)
 
     def owner_of(self, path: str) -> tuple[int, int, int]:
-        """(uid, gid, mode) of a file or directory entry, from the archive header."""
+        """(uid, gid, mode) of a file or directory entry, from the archive header; FileNotFoundError when the
+        path is missing."""
         entries = self.tree(path, with_data=False)
         if not entries:
             raise FileNotFoundError(path)

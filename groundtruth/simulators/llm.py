@@ -30,6 +30,7 @@ from groundtruth.simulators.goalstate import (
 )
 from groundtruth.simulators.text import (
     STOP_TOKENS,
+    asked_about,
     drop_private_fields,
     split_stop,
     strip_reasoning,
@@ -180,6 +181,10 @@ def persona(goal: Goal) -> str:
         lines += ["Your requirements:", *[f"- {r.id} (for {r.objective}): {r.text}" for r in g.requirements]]
     if g.preferences:
         lines += ["Your preferences:", *[f"- {p.id}: {p.text}" for p in g.preferences]]
+    if g.knowledge:
+        lines += ["What you know (say it only when the assistant asks about it):",
+                  *[f"- about {', '.join(k.about)}: {k.answer}" for k in g.knowledge]]
+        lines.append(f"If the assistant asks something you do not know, say: {g.unknown_answer}")
     return "\n".join(lines)
 
 
@@ -224,6 +229,7 @@ class LLMSimulator:
         self._messages = [{"role": "assistant", "content": text}]
         self._ended = False
         self._final = None
+        self._told: set[str] = set()
         self._states = [initial_state(task.spec.goal).model_copy(update={"said": text, "notes": ["opening"]})]
         return UserTurn(message=text, goal_state=self._states[0])
 
@@ -240,10 +246,25 @@ class LLMSimulator:
         self.raw_replies.append(content)
         return content
 
-    def _system(self, state: GoalState) -> str:
+    def _system(self, state: GoalState, due: Sequence[str] = ()) -> str:
         assert self._task is not None
-        return (f"{SYSTEM}\n\n{persona(self._task.spec.goal)}\n\n"
+        text = (f"{SYSTEM}\n\n{persona(self._task.spec.goal)}\n\n"
                 f"Your goal state right now (update it in your reply): {_state_json(state)}")
+        if due:
+            text += "\n\nSay this in your reply, in your own words: " + " ".join(due)
+        return text
+
+    def _due(self, heard: str, turn: int) -> list[str]:
+        """What the user should say now: answers to what was asked, and facts due unasked at this turn. The
+        same rule as the scripted user, so that a weak model is told the fact instead of having to find it."""
+        g = self.goal
+        asked = set(asked_about(g, heard))
+        due = []
+        for k in g.knowledge:
+            if k.id in asked or (k.volunteer_at is not None and turn >= k.volunteer_at and k.id not in self._told):
+                due.append(k.answer)
+                self._told.add(k.id)
+        return due
 
     def respond(self, agent_message: str) -> UserTurn:
         assert self._task is not None, "start() first"
@@ -256,15 +277,18 @@ class LLMSimulator:
             self._states.append(state)
             return UserTurn(message="", done=True, goal_state=state)
         self._messages.append({"role": "user", "content": heard or "(the assistant sent an empty message)"})
-        window = [{"role": "system", "content": self._system(prev)}, self._messages[0],
+        due = self._due(heard, turn)
+        window = [{"role": "system", "content": self._system(prev, due)}, self._messages[0],
                   *self._messages[1:][-self.history:]]
         parsed = parse_user_reply(self._complete(window, self.max_tokens), self.stop_tokens)
         state, problems = merge_goal_state(prev, parsed.goal_state, self.goal, turn)
         reply = parsed.reply or ("" if parsed.done else "Please go on.")
         self._messages.append({"role": "assistant", "content": reply or "(ends the conversation)"})
         self._ended = parsed.done
-        state = state.model_copy(update={"heard": heard, "said": reply,
-                                         "notes": [f"kept previous: {p}" for p in parsed.problems + problems]})
+        notes = [f"kept previous: {p}" for p in parsed.problems + problems]
+        if due:
+            notes.append(f"was told to say what it knows: {sorted(self._told)}")
+        state = state.model_copy(update={"heard": heard, "said": reply, "notes": notes})
         self._states.append(state)
         return UserTurn(message=reply, done=parsed.done, goal_state=state)
 

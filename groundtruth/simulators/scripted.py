@@ -21,6 +21,9 @@ Knobs, each one a documented way LLM users drift (turn t is the user's reply to 
   MISALIGNED.
 - `end_after` (end): at turn k the user leaves without reading the message; later turns get no answer.
 - `reveal`: `all` at once, or `gradual`, one more instruction paragraph per turn.
+
+What the user knows (`goal.knowledge`) it says when a message asks about it (names one of its `about` words),
+and unasked at `volunteer_at`; a question it has no answer to gets `goal.unknown_answer`.
 - `sees_state` (sees): judge from the real state (per-check statuses) instead of the claim.
 
 At `judge` a last goal state (stage `judgment`, turn = last turn + 1) records what the user believes after
@@ -37,7 +40,7 @@ from pydantic import BaseModel, Field
 from groundtruth.records import Aligned, Claim, GoalState, Judgment
 from groundtruth.simulators.base import StateView, TrackedGoalState, UserTurn
 from groundtruth.simulators.goalstate import ATTEMPTED, COMPLETE, INCOMPLETE, initial_state, judged_objectives
-from groundtruth.simulators.text import key_pattern, parse_report, strip_reasoning
+from groundtruth.simulators.text import asked_about, is_question, key_pattern, parse_report, strip_reasoning
 from groundtruth.tasks.spec import Goal, Task
 
 
@@ -115,6 +118,7 @@ class ScriptedSimulator:
         self._states, self._final = [], None
         self._ended = False
         self._forgotten = False
+        self._told: set[str] = set()
         self._beliefs = dict(task.spec.goal.profile)
         text = task.spec.instruction_for(variant).strip()
         paragraphs = text.split("\n\n")
@@ -190,8 +194,12 @@ class ScriptedSimulator:
                 update["preferences"] = dict.fromkeys(prev.preferences, Aligned.MISALIGNED)
                 notes.append("abandoned its preferences (knob prefs)")
             parts.extend(self._answers(heard.lower()))
+            told = self._knowledge(heard, t)
+            parts.extend(told)
+            if told:
+                notes.append(f"told what it knows: {sorted(self._told)}")
         if not parts and not done:
-            parts.append("Please go ahead as I described.")
+            parts.append(g.unknown_answer if is_question(heard) else "Please go ahead as I described.")
         message = " ".join(parts)
         state = TrackedGoalState.model_validate({
             **prev.model_dump(), **update, "turn": t, "objectives": objectives, "requirements": requirements,
@@ -208,6 +216,16 @@ class ScriptedSimulator:
         if not self._forgotten and re.search(r"requirement|anything else|constraint", asked):
             facts += [r.text for r in self.goal.requirements]
         return facts
+
+    def _knowledge(self, heard: str, turn: int) -> list[str]:
+        """Answers to what the agent asked about, then what is due unasked at this turn (each once)."""
+        asked = set(asked_about(self.goal, heard))
+        out = []
+        for k in self.goal.knowledge:
+            if k.id in asked or (k.volunteer_at is not None and turn >= k.volunteer_at and k.id not in self._told):
+                out.append(k.answer)
+                self._told.add(k.id)
+        return out
 
     def judge(self, claim: Claim | None, view: StateView | None = None) -> Judgment:
         """Without evidence the user can only believe the claim, with probability `accept_without_evidence`.

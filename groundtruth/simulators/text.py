@@ -236,3 +236,22 @@ def profile_statements(line: str, keys: Iterable[str]) -> list[Statement]:
 def states_contradiction(statement: Statement, expected: str) -> bool:
     same = norm_value(statement.value) == norm_value(expected)
     return same if statement.negated else not same
+
+
+# -- what the user knows ---------------------------------------------------------------------------------
+
+
+def asked_about(goal: Goal, message: str) -> list[str]:
+    """Ids of the `goal.knowledge` items a message asks about: it names one of the item's `about` words or
+    phrases (whole words, any case, `_`/`-`/space alike). Shared by the scripted and the LLM user."""
+    text = message.lower()
+    return [k.id for k in goal.knowledge
+            if any(re.search(rf"\b{key_pattern(word.lower())}\b", text) for word in k.about)]
+
+
+_QUESTION = re.compile(r"\?|^\s*(?:what|which|where|when|who|whom|whose|why|how|should|shall|can|could|do|does"
+                       r"|did|is|are|may|would|will)\b", re.I | re.M)
+
+
+def is_question(message: str) -> bool:
+    return bool(_QUESTION.search(message))
