@@ -91,6 +91,7 @@ class AuditSummary(BaseModel):
     claim_precision: Rate
     claim_recall: Rate
     simulator_false_acceptance_rate: Rate
+    simulator_false_rejection_rate: Rate
     kappa: dict[str, Kappa]
     pass_hat_k: dict[int, float]
     brier: Score
@@ -493,6 +494,7 @@ def summarize(
         claim_precision=claim_precision(eps),
         claim_recall=claim_recall(eps),
         simulator_false_acceptance_rate=simulator_false_acceptance_rate(eps),
+        simulator_false_rejection_rate=simulator_false_rejection_rate(eps),
         kappa=kappa_pairs(eps, n_boot=n_boot, seed=seed),
         pass_hat_k=pass_hat_k(eps),
         brier=brier(eps, n_boot=n_boot, seed=seed),

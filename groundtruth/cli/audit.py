@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from groundtruth.audit.metrics import GROUP_KEYS
@@ -51,7 +53,7 @@ def _print(report: AuditReport) -> None:
     metrics = Table("metric", "value [95% CI]", "n", *(["meaning"] if wide else []),
                     title=f"audit of {report.db} ({scope}, {report.n_episodes} episodes)", title_justify="left")
     for row in metric_rows(report.overall, report.simulator_false_rejection_rate):
-        text = row["text"].rsplit(" n=", 1)[0]
+        text = escape(re.sub(r" n=\d+$", "", row["text"]))
         if row["name"] in ("false_success_rate", "tamper_rate") and report.overall.model_dump()[row["name"]]["k"]:
             text = f"[bold red]{text}[/]"
         metrics.add_row(row["name"], text, str(row["n"]), *([row["help"]] if wide else []))

@@ -260,12 +260,13 @@ def _print_validation(results: list[Validation], kept_run: str | None) -> None:
             for p in items:
                 head, _, rest = p.detail.partition("\n")
                 console.print(f"[{style}]{label}[/] [bold]{escape(r.task)}/{escape(r.variant)}[/] "
-                              f"{escape(p.stage)}: {escape(head)}", highlight=False)
+                              f"{escape(p.stage)}: {escape(head)}", highlight=False, soft_wrap=True)
                 if rest:
                     console.print(escape(rest), highlight=False, soft_wrap=True)
     kept = [(r, k) for r in results for k in r.kept]
     if kept:
-        console.print(f"\nkept {len(kept)} sandboxes (remove them with: groundtruth sandbox prune --run {kept_run}):")
+        console.print(f"\nkept {len(kept)} sandboxes (remove them with: groundtruth sandbox prune --run {kept_run}):",
+                      soft_wrap=True)
         for r, k in kept:
             console.print(f"  {escape(r.task)}/{escape(r.variant)} {escape(k.stage)}: {escape(k.enter)}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)

@@ -57,7 +57,7 @@ def _world(task: Task, variant: str, seed: int, run_id: str, stage: str,
         if kept is not None and w.sandbox is not None:
             cid = w.sandbox.container_id
             kept.append(Kept(stage=f"{stage} (seed {seed})", container=cid[:12],
-                             enter=f"docker exec -it -u agent -w /workspace {cid[:12]} bash"))
+                             enter=f"docker exec -it -u agent -w {w.sandbox.spec.workdir} {cid[:12]} bash"))
         else:
             w.close()
 
