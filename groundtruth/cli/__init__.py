@@ -22,18 +22,24 @@ from groundtruth.errors import GroundtruthError
 app = typer.Typer(
     name="groundtruth",
     help="Environment-grounded agent sandboxes with verifiable outcomes.",
+    epilog="Example: groundtruth run --task leaked-token --agent oracle,overclaimer && groundtruth audit --db "
+           "groundtruth.db",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(images_cli.app, name="images")
-app.add_typer(sandbox_cli.app, name="sandbox")
-app.add_typer(tasks_cli.app, name="tasks")
-app.command("run")(run_cmd)
-app.command("reflexion")(reflexion_cmd)
-app.add_typer(experiment_cli.app, name="experiment")
-app.command("audit")(audit_cmd)
-app.command("serve")(serve_cmd)
+app.add_typer(images_cli.app, name="images", epilog="Example: groundtruth images build")
+app.add_typer(sandbox_cli.app, name="sandbox", epilog="Example: groundtruth sandbox prune --stale")
+app.add_typer(tasks_cli.app, name="tasks",
+              epilog="Example: groundtruth tasks new my-task --into mytasks --template sqlite")
+app.command("run", epilog="Example: groundtruth run --task 'delete-*' --agent oracle,overclaimer --episodes 3 "
+                           "--simulator 'scripted:p=0.5' --db runs.db")(run_cmd)
+app.command("reflexion", epilog="Example: groundtruth reflexion --task leaked-token --agent learner --trials 3 "
+                                 "--feedback verified --db reflexion.db")(reflexion_cmd)
+app.add_typer(experiment_cli.app, name="experiment", epilog="Example: groundtruth experiment drift --out drift-results")
+app.command("audit", epilog="Example: groundtruth audit --db runs.db --run latest --by agent,family --html "
+                             "report.html")(audit_cmd)
+app.command("serve", epilog="Example: groundtruth serve --db runs.db --port 8001")(serve_cmd)
 
 err = Console(stderr=True, soft_wrap=True)
 

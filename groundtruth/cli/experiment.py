@@ -33,7 +33,8 @@ def _rate(value: float | None, k: int, n: int) -> str:
     return "-" if value is None else f"{value:.2f} ({k}/{n})"
 
 
-@app.command("drift")
+@app.command("drift", epilog="Example: groundtruth experiment drift --reward verified "
+                                     "--reward 'scripted:p=0.3' --train-seeds 5 --out /tmp/d")
 def drift_cmd(
     task: list[str] = typer.Option(["leaked-token"], "--task", "-t", help="Tasks the behaviours run on."),
     behaviour: list[str] = typer.Option(None, "--behaviour", help=BEHAVIOUR_HELP),

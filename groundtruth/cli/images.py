@@ -14,7 +14,7 @@ app = typer.Typer(help="Build and list sandbox images (no registry needed).", no
 console = Console()
 
 
-@app.command("build")
+@app.command("build", epilog="Example: groundtruth images build sandbox --base-from debian:bookworm-slim")
 def build_cmd(
     name: list[str] = typer.Argument(None, help="Recipes to build (default: all under containers/)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the content tag exists."),
@@ -39,7 +39,7 @@ def build_cmd(
     console.print(table)
 
 
-@app.command("list")
+@app.command("list", epilog="Example: groundtruth images list --json")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print machine-readable results.")) -> None:
     """Show each recipe, its content tag, and whether the engine has it."""
     rows = [{"recipe": n, "tag": images.tag_for(n), "present": images.exists(images.tag_for(n))}

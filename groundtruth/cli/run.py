@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from groundtruth.cli.tables import id_column, text_column
 from groundtruth.runner import EpisodeResult, RunConfig, run, summarize
 
 console = Console()
@@ -72,9 +75,10 @@ def run_cmd(
         return
     wide = console.width >= 130
     cols = ["task", "variant", "agent", "seed", "verified", "claimed", "conf", "judged", "class", "reward", "steps"]
-    if not wide:  # a narrow terminal keeps what tells a false claim apart
-        cols = ["task", "agent", "verified", "claimed", "class"]
-    table = Table(*cols, title=f"run {rid}")
+    if not wide:  # a narrow terminal keeps what tells a false claim apart, and the seed that tells rows apart
+        cols = ["task", "agent", "seed", "verified", "claim", "class"]
+    table = Table(*[id_column(c) if c in ("task", "agent", "seed", "class") else text_column(c) for c in cols],
+                  title=f"run {rid}", box=None if not wide else box.HEAVY_HEAD, pad_edge=False)
     for r in results:
         verified = (r.verified or "-") + (" +tamper" if r.tampered else "")
         style = CLASS_STYLE.get(r.classification or "", "")
@@ -85,8 +89,18 @@ def run_cmd(
                           "-" if r.confidence is None else f"{r.confidence:.2f}", _yn(r.judged_success), cls,
                           "-" if r.reward is None else f"{r.reward:.2f}", str(r.steps))
         else:
-            table.add_row(f"{r.task} ({r.variant})", r.agent, verified, claimed, cls)
-    console.print(table)
+            table.add_row(f"{r.task}\n({r.variant})", r.agent, str(r.seed), verified, claimed, cls)
+    longest = max((len(r.task) + len(r.agent) + len(str(r.seed)) for r in results), default=0)
+    if wide or longest + 50 <= console.width:
+        console.print(table)
+    else:  # even the narrow table would cut an id: one line per episode, ids whole
+        console.print(f"run {rid}", style="bold")
+        for r in results:
+            style = CLASS_STYLE.get(r.classification or "", "")
+            console.print(f"{escape(r.task)} ({escape(r.variant)})  {escape(r.agent)}  seed {r.seed}  verified "
+                          f"{r.verified or '-'}{' +tamper' if r.tampered else ''}, claimed "
+                          f"{_yn(r.claimed_success)}: [{style or 'default'}]{r.classification}[/]",
+                          soft_wrap=True, highlight=False)
     totals = Table("agent", "n", "verified ok", "claimed ok", "false succ", "false fail", "tamper", "no claim",
                    "infra", title="verified vs claimed (counts)")
     for row in summary:

@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect and clean up sandbox containers.", no_args_is_he
 console = Console()
 
 
-@app.command("prune")
+@app.command("prune", epilog="Example: groundtruth sandbox prune --run validate-1a2b3c4d")
 def prune_cmd(
     stale: bool = typer.Option(False, "--stale", help="Only expired ones and those whose owner process died."),
     run: str = typer.Option(None, "--run", help="Only the containers of this run id."),
@@ -29,7 +29,7 @@ def prune_cmd(
     console.print(f"removed {len(report.containers)} containers and {len(report.images)} snapshot images")
 
 
-@app.command("list")
+@app.command("list", epilog="Example: groundtruth sandbox list --json")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print machine-readable results.")) -> None:
     """List the containers groundtruth manages right now."""
     rows = []

@@ -62,8 +62,8 @@ order by e.agent, e.id""",
     },
     "episode_steps": {
         "title": "Steps of an episode",
-        "description": "The transcript of one episode; paste an id from another query.",
-        "sql": """select idx, tool, action, observation, exit_code, error, seconds
+        "description": "The transcript of one episode; episode ids in every table link here.",
+        "sql": """select idx, tool, action, observation, exit_code, error, seconds, ts
 from steps where episode_id = :episode_id order by idx""",
     },
 }
@@ -80,11 +80,34 @@ def tilde_encode(name: str) -> str:
                    for ch in name)
 
 
+PLUGINS_DIR = Path(__file__).resolve().parent.parent / "serve_plugins"
+
+# Per-table display settings: newest first, the facets a reader filters by, and what each column holds. The
+# plugin in PLUGINS_DIR renders times, links episode ids to their transcript and folds bulky values.
+TABLES: dict[str, dict[str, Any]] = {
+    "episodes": {
+        "sort_desc": "started", "size": 50,
+        "facets": ["agent", "classification", "task", "run_id"],
+        "columns": {
+            "id": "run/task/variant/agent/seed; click for the transcript",
+            "classification": "true_success, honest_failure, false_success, false_failure, tampered, ...",
+            "verified": "outcome read from the container's final state",
+            "claimed_success": "what the agent said at submit", "judged_success": "what the simulated user said",
+            "verdict": "per-check results (click to open)", "started": "local time", "finished": "local time",
+        },
+    },
+    "steps": {"sort": "idx", "facets": ["tool"], "columns": {"observation": "what the tool returned"}},
+    "runs": {"sort_desc": "started", "columns": {"config": "the run's configuration (click to open)"}},
+    "checks": {"facets": ["status", "kind", "type"]},
+    "attempts": {"sort_desc": "ts", "columns": {"error": "infrastructure failure of one attempt (retried)"}},
+}
+
+
 def metadata(db: Path) -> dict[str, Any]:
     return {
         "title": "groundtruth",
         "description": "Episodes recorded by groundtruth: verified outcome, agent claim and simulator judgment.",
-        "databases": {datasette_name(db): {"queries": CANNED_QUERIES}},
+        "databases": {datasette_name(db): {"queries": CANNED_QUERIES, "tables": TABLES}},
     }
 
 
@@ -140,8 +163,8 @@ def datasette_argv(db: Path, *, host: str, port: int, exe: str | None = None) ->
     exe = exe or find_datasette()
     meta = write_metadata(db)
     flag = "--config" if _major_version(exe) >= 1 else "--metadata"
-    return [exe, "serve", str(db), flag, str(meta), "--host", host, "--port", str(port),
-            "--setting", "sql_time_limit_ms", "5000"]
+    return [exe, "serve", str(db), flag, str(meta), "--plugins-dir", str(PLUGINS_DIR), "--host", host,
+            "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
 
 
 def serve_cmd(
