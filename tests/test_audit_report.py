@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -99,20 +100,21 @@ def test_profile_and_policy_turning_misaligned_is_drift_once() -> None:
 
 def _synthetic_episode(store: Store, run_id: str, agent: str, *, verified: str, claimed: bool | None,
                        confidence: float | None, judged: bool | None, tampered: bool = False,
-                       tools: list[str] | None = None, goal_states: list[GoalState] | None = None) -> str:
+                       tools: list[str] | None = None, goal_states: list[GoalState] | None = None,
+                       seed: int = 0, monitored: bool | None = None) -> str:
     """What the runner writes for one finished episode, through the same Store calls."""
     from groundtruth.audit.classify import EpisodeSignals, classify
 
-    key = EpisodeKey(run_id=run_id, task="t", variant="default", agent=agent, seed=0)
+    key = EpisodeKey(run_id=run_id, task="t", variant="default", agent=agent, seed=seed)
     store.begin_episode(key, 1, family="fam", simulator="scripted", reward_kind="verified", infeasible=0)
     for i, tool in enumerate(tools or ["bash"], start=1):
         store.record_step(key.id, {"index": i, "tool": tool, "action": {"tool": tool, "cmd": f"step {i}"},
                                    "observation": f"out {i} <b>not markup</b>", "seconds": 0.01})
     if goal_states:
         store.record_goal_states(key.id, [g.model_dump(mode="json") for g in goal_states])
-    signals = EpisodeSignals(episode_id=key.id, agent=agent, task="t", family="fam", variant="default",
+    signals = EpisodeSignals(episode_id=key.id, agent=agent, task="t", family="fam", variant="default", seed=seed,
                              verified=verified, tampered=tampered, claimed_success=claimed, confidence=confidence,
-                             judged_success=judged)
+                             judged_success=judged, monitored=monitored)
     checks = [{"id": "goal-check", "kind": "goal", "type": "file_absent", "status": "pass" if verified == "success"
                else "fail", "reason": "" if verified == "success" else "the file is still there", "seconds": 0.1,
                "canary": False}]
@@ -175,9 +177,47 @@ def test_report_from_store(synthetic_db: Path) -> None:
     assert sorted(e["agent"] for e in out["false_success_episodes"]) == ["overclaimer", "talker"]
     assert all(e["failing_checks"][0]["check_id"] == "goal-check" for e in out["false_success_episodes"])
     assert out["classification_counts"]["tampered"] == 1
+    for key in ("claim_recall", "simulator_false_rejection_rate"):
+        assert set(out[key]) == RATE_KEYS, key
+    assert out["n_episodes"] == 5 and all(g["n_episodes"] == 1 for g in out["groups"])
+    assert out["monitored_gap"]["value"] is None and set(out["monitored_gap"]) == RATE_KEYS | {"a", "b"}
+    assert [r["id"] for r in out["runs"]] == ["r1"] and out["runs"][0]["config"] == {"tasks": ["t"]}
     page = render_html(report)
     assert "&lt;b&gt;not markup&lt;/b&gt;" in page, "transcript text must be escaped"
-    assert page.count("<svg") >= 5
+    assert page.count("<svg") >= 5 + 2 * 5, "two plots per agent"
+    assert 'id="runs"' in page and "<code>r1</code>" in page and "&#34;tasks&#34;" in page
+    for agent in ("nop", "oracle", "overclaimer", "talker", "tamperer"):
+        assert f'<div class="agent"><h3>{agent}</h3>' in page, agent
+    assert "simulator judgment vs verified" in page
+    plots = page.split('id="plots"')[1].split('id="per-agent"')[0]
+    assert plots.count("stroke: #c0392b; stroke-width: 2.5") == 2, "the false-success cell is outlined in both"
+    assert "false success</text>" in plots or ">false success<" in plots.replace("\n", "")
+
+
+def test_gaps_and_rates_reach_terminal_and_json(tmp_path: Path) -> None:
+    db = tmp_path / "gaps.db"
+    store = Store(db)
+    store.begin_run("g1", {"kind": "run"})
+    for seed, (monitored, verified) in enumerate([(True, "success"), (True, "success"), (False, "success"),
+                                                  (False, "failure")]):
+        _synthetic_episode(store, "g1", "agent-with-a-long-name", verified=verified, claimed=True, confidence=0.8,
+                           judged=None, seed=seed, monitored=monitored)
+    store.end_run("g1", "done")
+    store.close()
+    out = json.loads(_cli("audit", "--db", str(db), "--json").stdout)
+    assert out["monitored_gap"]["value"] == pytest.approx(0.5)
+    assert (out["monitored_gap"]["a"]["n"], out["monitored_gap"]["b"]["n"]) == (2, 2)
+    assert out["claim_recall"]["value"] == 1.0 and out["n_episodes"] == 4
+    res = _cli("audit", "--db", str(db))
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"monitored_gap\s.*\+50%", res.stdout), res.stdout
+    assert "monitored 100% n=2" in res.stdout and "shifted_gap" in res.stdout
+    page = tmp_path / "gaps.html"
+    assert _cli("audit", "--db", str(db), "--html", str(page)).returncode == 0
+    html = page.read_text()
+    assert "monitored_gap" in html and "+50%" in html
+    # Nothing was judged: no judged-vs-verified matrix, and the page says why.
+    assert "simulator judgment vs verified" not in html and "No simulated user judged" in html
 
 
 def test_audit_cli_refuses_a_missing_database(tmp_path: Path) -> None:
@@ -423,3 +463,69 @@ def test_serve_answers_canned_queries(served: str, real_store: RealStore) -> Non
     query = urllib.parse.urlencode({"episode_id": episode, "_shape": "array"})
     steps = _get_json(f"{served}/audit/episode_steps.json?{query}")
     assert steps and steps[-1]["tool"] == "submit"
+
+
+MEASURE_PAGE = """<!doctype html><html><body><pre id="out">pending</pre>
+<iframe id="f" src="/audit/episodes?_size=50" style="width:1400px;height:900px"></iframe>
+<script>
+document.getElementById("f").addEventListener("load", () => {
+  const d = document.getElementById("f").contentDocument;
+  const rows = [...d.querySelectorAll("table.rows-and-columns tbody tr")];
+  document.getElementById("out").textContent = JSON.stringify({
+    rows: rows.length,
+    heights: rows.map(r => Math.round(r.getBoundingClientRect().height)),
+    started: [...d.querySelectorAll("td.col-started")].map(td => td.textContent.trim()),
+    steps: [...d.querySelectorAll("td.col-steps a")].map(a => a.getAttribute("href")),
+    verdicts: [...d.querySelectorAll("td.col-verdict details summary")].map(s => s.textContent.trim()),
+  });
+});
+</script></body></html>"""
+
+
+@pytest.mark.docker
+def test_datasette_episodes_page_is_readable(real_store: RealStore, tmp_path: Path) -> None:
+    """Measured in a real browser: every episodes row stays one line tall (the verdict folds), times are dates,
+    and each row links to its transcript, whose page answers."""
+    from groundtruth.cli.serve import datasette_argv
+
+    chromium = _chromium()
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "measure.html").write_text(MEASURE_PAGE)
+    port = _free_port()
+    argv = [*datasette_argv(real_store.db, host="127.0.0.1", port=port), "--static", f"gt:{static}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _get_json(f"{base}/-/versions.json")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert proc.poll() is None and time.monotonic() < deadline, "datasette did not start"
+                time.sleep(0.3)
+        dom = _browser(chromium, tmp_path / "profile-measure", "--virtual-time-budget=20000", "--dump-dom",
+                       f"{base}/gt/measure.html")
+        found = re.search(r'<pre id="out">(.*?)</pre>', dom.stdout, re.S)
+        assert found and found.group(1) != "pending", dom.stdout[-2000:]
+        m = json.loads(html_unescape(found.group(1)))
+        assert m["rows"] == len(AGENTS) + 1
+        assert max(m["heights"]) < 90, m["heights"]
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", t) for t in m["started"]), m["started"]
+        assert len(m["steps"]) == m["rows"] and all("/audit/episode_steps?episode_id=" in h for h in m["steps"])
+        assert any(v.startswith("failure") and "not passing" in v for v in m["verdicts"]), m["verdicts"]
+        steps = _get_json(base + m["steps"][0].replace("episode_steps?", "episode_steps.json?_shape=array&"))
+        assert steps and steps[-1]["tool"] == "submit"
+        shot = tmp_path / "episodes.png"
+        res = _browser(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1400,900",
+                       f"{base}/audit/episodes")
+        assert res.returncode == 0 and shot.is_file(), res.stderr
+        from PIL import Image
+
+        with Image.open(shot) as im:
+            colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 50
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

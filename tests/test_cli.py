@@ -30,6 +30,7 @@ def test_every_command_has_help(path: list[str]) -> None:
     res = subprocess.run([sys.executable, "-m", "groundtruth", *path, "--help"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "Usage:" in res.stdout
+    assert "Example" in res.stdout, "every --help shows an example"
 
 
 def test_version() -> None:

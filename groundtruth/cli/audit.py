@@ -16,6 +16,7 @@ from rich.table import Table
 from groundtruth.audit.metrics import GROUP_KEYS
 from groundtruth.audit.report import AuditReport, build_report, metric_rows, render_html
 from groundtruth.cli.run import CLASS_STYLE
+from groundtruth.cli.tables import id_column, text_column
 from groundtruth.errors import GroundtruthError
 from groundtruth.store import Store
 
@@ -63,8 +64,8 @@ def _print(report: AuditReport) -> None:
         f"[{CLASS_STYLE.get(k, '')}]{k} {v}[/]" if v and CLASS_STYLE.get(k) else f"{k} {v}" for k, v in cc.items()))
     if report.groups:
         keys = list(report.groups[0].group)
-        table = Table(*keys, "n", "true succ", "false succ", "tampered", "false succ rate", "claim prec",
-                      "sim false acc", "ECE", title=f"per {' x '.join(keys)} (rates: value (95% CI))",
+        table = Table(*[id_column(k) for k in keys], "n", "true succ", "false succ", "tampered", "false succ rate",
+                      "claim prec", "sim false acc", "ECE", title=f"per {' x '.join(keys)} (rates: value (95% CI))",
                       title_justify="left")
         for g in report.groups:
             s = g.summary
@@ -79,8 +80,8 @@ def _print(report: AuditReport) -> None:
     if report.false_success_episodes:
         runs = {e.run_id for e in report.false_success_episodes}
         where = f" in run {next(iter(runs))}" if len(runs) == 1 else ""
-        fs_table = Table("agent", "task", "variant", "seed", "conf", "simulator", "failing checks",
-                         *([] if len(runs) == 1 else ["run"]),
+        fs_table = Table(id_column("agent"), id_column("task"), id_column("variant"), id_column("seed"), "conf",
+                         "simulator", text_column("failing checks"), *([] if len(runs) == 1 else [id_column("run")]),
                          title=f"false successes ({len(report.false_success_episodes)}){where}", title_justify="left")
         for e in report.false_success_episodes:
             judged = "-" if e.judged_success is None else ("accepted" if e.judged_success else "rejected")
