@@ -486,7 +486,7 @@ document.getElementById("f").addEventListener("load", () => {
 def test_datasette_episodes_page_is_readable(real_store: RealStore, tmp_path: Path) -> None:
     """Measured in a real browser: every episodes row stays one line tall (the verdict folds), times are dates,
     and each row links to its transcript, whose page answers."""
-    from groundtruth.cli.serve import datasette_argv
+    from groundtruth.cli.serve import datasette_argv, tilde_encode
 
     chromium = _chromium()
     static = tmp_path / "static"
@@ -517,6 +517,10 @@ def test_datasette_episodes_page_is_readable(real_store: RealStore, tmp_path: Pa
         assert any(v.startswith("failure") and "not passing" in v for v in m["verdicts"]), m["verdicts"]
         steps = _get_json(base + m["steps"][0].replace("episode_steps?", "episode_steps.json?_shape=array&"))
         assert steps and steps[-1]["tool"] == "submit"
+        # Row pages of ids with slashes: Datasette's own tilde-encoded link works.
+        episode = next(iter(_get_json(f"{base}/audit/episodes.json?_shape=array&_size=1")))["id"]
+        row = _get_json(f"{base}/audit/episodes/{tilde_encode(episode)}.json?_shape=array")
+        assert row and row[0]["id"] == episode
         shot = tmp_path / "episodes.png"
         res = _browser(chromium, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1400,900",
                        f"{base}/audit/episodes")

@@ -122,3 +122,28 @@ def test_llm_user_in_a_real_conversation_episode(endpoint: str, tmp_path: Path) 
         _valid(s, {"token-gone"}, {"keep-other-lines"})
     [(simulator,)] = con.execute("select simulator from judgments where episode_id = ?", [r.id])
     assert simulator.startswith("llm:")
+
+
+def test_llm_user_is_told_what_it_knows_when_asked(endpoint: str) -> None:
+    """The fact goes into the prompt of the turn that asks for it (and of the turn it is due unasked), so even
+    a small model has the answer in front of it; it is recorded in the goal state's notes."""
+    from groundtruth.tasks.scaffold import template_dir
+    from groundtruth.tasks.spec import load_task
+
+    task = load_task(template_dir("conversation"))
+    sim = make_simulator(SPEC)
+    assert isinstance(sim, LLMSimulator)
+    sim.start(task, "default", 0)
+    system = sim._system(sim.goal_states()[0])
+    assert "What you know (say it only when the assistant asks about it)" in system
+    assert "/workspace/archive/2023" in system, "the persona lists what the user knows"
+    sim.respond("Where is the archive folder?")
+    asked = sim.last_request[0]["content"]
+    assert "Say this in your reply, in your own words: The archive folder is /workspace/archive/2023" in asked
+    sim.respond("Thanks, working on it.")  # turn 2: which-log is due unasked
+    due = sim.last_request[0]["content"]
+    assert "Say this in your reply, in your own words: Last year's log is app-2023.log." in due
+    sim.respond("Still working.")
+    assert "Say this in your reply" not in sim.last_request[0]["content"], "each fact is volunteered once"
+    notes = [n for g in sim.goal_states() for n in getattr(g, "notes", [])]
+    assert any("was told to say what it knows" in n for n in notes)

@@ -23,6 +23,12 @@ def test_wheel_contains_catalog_and_cli_works_from_it(tmp_path: Path) -> None:
         local = {f"groundtruth/_data/{folder}/{p.relative_to(ROOT / folder)}"
                  for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
         assert local <= shipped, f"{folder}/ files missing from the wheel: {sorted(local - shipped)[:5]}"
+    pkg = ROOT / "groundtruth"
+    for folder in ("templates", "serve_plugins"):
+        local = {f"groundtruth/{p.relative_to(pkg)}" for p in (pkg / folder).rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts}
+        assert local and local <= set(names), f"{folder}/ missing from the wheel: {sorted(local - set(names))[:5]}"
+    assert "groundtruth/audit/report.html.j2" in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True)
@@ -37,3 +43,11 @@ def test_wheel_contains_catalog_and_cli_works_from_it(tmp_path: Path) -> None:
     help_out = subprocess.run([sys.executable, "-m", "groundtruth", "--help"], cwd=tmp_path,
                               env={"PYTHONPATH": str(target)}, capture_output=True, text=True, check=True).stdout
     assert "images" in help_out
+    api = subprocess.run([sys.executable, "-m", "groundtruth", "tasks", "api"], cwd=tmp_path,
+                         env={"PYTHONPATH": str(target)}, capture_output=True, text=True, check=True).stdout
+    assert "read_text(path: str) -> str" in api
+    new = subprocess.run([sys.executable, "-m", "groundtruth", "tasks", "new", "from-wheel", "--into",
+                          str(tmp_path / "t"), "--template", "code"], cwd=tmp_path, env={"PYTHONPATH": str(target)},
+                         capture_output=True, text=True)
+    assert new.returncode == 0, new.stderr
+    assert (tmp_path / "t" / "from-wheel" / "checks" / "test_hidden_median.py").is_file()

@@ -12,7 +12,7 @@ import html
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
 from markupsafe import Markup
@@ -20,6 +20,14 @@ from markupsafe import Markup
 TIME_COLUMNS = frozenset({"started", "finished", "ts"})
 EPISODE_COLUMNS = frozenset({"episode_id"})
 FOLD_AT = 120
+# One line per row: cells do not wrap (the table scrolls sideways instead); an opened fold wraps its text.
+CSS = ("table.rows-and-columns td{white-space:nowrap}"
+       "table.rows-and-columns td details[open] pre{white-space:pre-wrap;min-width:30rem}")
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def extra_css_urls() -> list[str]:
+    return ["data:text/css;charset=utf-8," + quote(CSS)]
 
 
 def _episode_link(datasette: Any, database: str, episode_id: str) -> Markup:
