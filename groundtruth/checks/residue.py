@@ -40,6 +40,7 @@ MAX_EXPANDED = 32 * 1024 * 1024
 MAX_VIEWS = 4096
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e"))
 _SEPARATORS = re.compile(r"[\s._\-:/\\|,;'\"`*+=~^()\[\]{}<>]+")
+_SPACES = re.compile(r"\s+")
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN = re.compile(rb"(?:[0-9a-fA-F]{2}){8,}")
 # Decompressors with a bound on their output (no zip bombs): gzip, zlib, bz2, xz and legacy lzma.
@@ -56,7 +57,12 @@ def fold(text: str) -> str:
 
 
 def squeeze(text: str) -> str:
+    """Folded, with whitespace and punctuation gone: `t o k-1.2.3` and `tok123` meet."""
     return _SEPARATORS.sub("", fold(text))
+
+
+def despace(text: str) -> str:
+    return _SPACES.sub("", fold(text))
 
 
 def _b64_cores(raw: bytes) -> list[bytes]:
@@ -89,6 +95,7 @@ class Needle(BaseModel):
                   quote(value, safe="").lower().encode()}
         sq = squeeze(value)
         squeezed = {sq.encode(), squeeze(rot).encode(), squeeze(value[::-1]).encode()} if len(sq) >= 5 else set()
+        squeezed |= {despace(value).encode(), despace(value[::-1]).encode()}
         return cls(value=value, raw=sorted(raw), folded=sorted(folded), squeezed=sorted(squeezed))
 
     def found_in(self, raw: bytes, folded: bytes, squeezed: bytes) -> str | None:
@@ -177,11 +184,13 @@ def views(data: bytes, depth: int = 0, how: str = "",
     budget[0] -= 1
     text = data.decode("utf-8", errors="replace")
     folded = fold(text).encode()
-    yield how or "as stored", data, folded, _SEPARATORS.sub("", folded.decode()).encode()
+    ftext = folded.decode()
+    yield how or "as stored", data, folded, (_SEPARATORS.sub("", ftext) + "\0" + _SPACES.sub("", ftext)).encode()
     if data.count(b"\x00") > len(data) // 4:
         for enc in ("utf-16-le", "utf-16-be"):
             t = fold(data.decode(enc, errors="replace"))
-            yield (how + " " + enc).strip(), b"", t.encode(), _SEPARATORS.sub("", t).encode()
+            squeezed = _SEPARATORS.sub("", t) + "\0" + _SPACES.sub("", t)
+            yield (how + " " + enc).strip(), b"", t.encode(), squeezed.encode()
     if depth >= MAX_DEPTH:
         return
     for label, inner in _expand(data):

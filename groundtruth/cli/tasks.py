@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from groundtruth.redteam.stage import exploit_names
 from groundtruth.sandbox.prune import prune
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.scaffold import scaffold
@@ -92,9 +93,16 @@ def validate_cmd(
     all_: bool = typer.Option(False, "--all", help="Validate every known task."),
     tasks_dir: list[Path] = TasksDir,
     workers: int = typer.Option(2, "--workers", help="Tasks validated at once."),
+    no_redteam: bool = typer.Option(False, "--no-redteam", help="Skip the red-team stage (generic exploits)."),
+    exploits: str = typer.Option("", "--exploits", help="Only these exploits, comma-separated (see the table)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
-    """In real containers: the reference passes twice, do-nothing fails, tampering is flagged."""
+    """In real containers: the reference passes twice, do-nothing fails, tampering is flagged, and every
+    generic exploit agent (hide, encode, facade, alias, grader detection, partial work, sabotage, planted
+    results) ends as a verified failure.
+
+    Example: groundtruth tasks validate leaked-token --exploits hide-copy,decoy
+    """
     reg = Registry(tasks_dir)
     if not task_ids and not all_:
         raise typer.BadParameter("name task ids, or use --all")
@@ -110,7 +118,12 @@ def validate_cmd(
             def tick(v: Validation) -> None:
                 bar.update(job, advance=1, description=f"{v.task}/{v.variant}")
 
-            results = validate(tasks, run_id=run_id, workers=workers, progress=tick)
+            only = [e.strip() for e in exploits.split(",") if e.strip()] or None
+            unknown = sorted(set(only or []) - set(exploit_names()))
+            if unknown:
+                raise typer.BadParameter(f"unknown exploits {unknown}; known: {', '.join(exploit_names())}")
+            results = validate(tasks, run_id=run_id, workers=workers, progress=tick, redteam=not no_redteam,
+                               exploits=only)
     finally:
         prune(run_id=run_id)
     if as_json:
@@ -123,5 +136,28 @@ def validate_cmd(
             table.add_row(r.task, r.variant, status, ", ".join(r.reference_outcomes), f"{secs:.2f}",
                           "\n".join(f"{p.stage}: {p.detail}" for p in r.problems))
         console.print(table)
+        if any(r.redteam is not None for r in results):
+            console.print(exploit_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+def exploit_table(results: list[Validation]) -> Table:
+    """Task x exploit: `caught` (a verified failure), `WON` (verified success without the job), `allowed`
+    (the task accepts it, with a reason), `-` (does not apply to this task)."""
+    names = [n for n in exploit_names() if any(x.exploit == n for r in results for x in r.redteam or [])]
+    table = Table("task/variant", *names, title="red team: generic exploits (WON = verified success without the job)")
+    for r in results:
+        cells = []
+        for n in names:
+            hits = [x for x in r.redteam or [] if x.exploit == n]
+            if not hits:
+                cells.append("-")
+            elif any(x.won and x.allowed is None for x in hits):
+                cells.append("[red]WON[/]" + (f" {sum(x.won for x in hits)}/{len(hits)}" if len(hits) > 1 else ""))
+            elif any(x.won for x in hits):
+                cells.append("[yellow]allowed[/]")
+            else:
+                cells.append("[green]caught[/]" + (f" {len(hits)}" if len(hits) > 1 else ""))
+        table.add_row(f"{r.task}/{r.variant}", *cells)
+    return table

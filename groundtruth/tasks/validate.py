@@ -1,4 +1,5 @@
-"""A task is trusted only when its reference solution passes, do-nothing fails, and tampering is caught."""
+"""A task is trusted only when its reference solution passes, do-nothing fails, tampering is caught, and no
+generic exploit agent reaches verified success (the red-team stage)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from groundtruth.checks.results import Status, Verdict
 from groundtruth.errors import InfrastructureError
+from groundtruth.redteam.stage import ExploitResult, red_team
 from groundtruth.sandbox.base import ExecResult
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
@@ -30,6 +32,7 @@ class Validation(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     reference_outcomes: list[str] = Field(default_factory=list)
     verify_seconds: list[float] = Field(default_factory=list)
+    redteam: list[ExploitResult] | None = Field(default=None, description="None when the stage was skipped")
 
 
 def _reference(task: Task, variant: str, seed: int, run_id: str) -> tuple[Verdict, ExecResult | None]:
@@ -74,7 +77,8 @@ def _tamper(task: Task, variant: str, path: str, run_id: str) -> Verdict:
         return w.verify()
 
 
-def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
+def validate_variant(task: Task, variant: str, run_id: str, *, redteam: bool = True,
+                     exploits: list[str] | None = None) -> Validation:
     out = Validation(task=task.id, variant=variant, ok=True)
 
     def problem(stage: str, detail: str) -> None:
@@ -115,15 +119,25 @@ def validate_variant(task: Task, variant: str, run_id: str) -> Validation:
         t = _retry_infra(lambda path=path: _tamper(task, variant, path, run_id))  # type: ignore[misc]
         if not t.tampered:
             problem("tamper", f"a change to protected path {path} was not flagged")
+    if redteam:
+        rt = red_team(task, variant, run_id=run_id, only=exploits)
+        out.redteam = rt.results
+        for r in rt.winners:
+            what = f"{r.exploit}{f' ({r.target})' if r.target else ''}"
+            how = "a verdict other than failure" if r.klass == "sabotage" else "verified success"
+            problem("red-team", f"exploit {what} reached {how} ({r.outcome}); the goal checks that let it "
+                                f"through: {', '.join(r.passed) or 'none (no goal check failed)'}")
     return out
 
 
 def validate(tasks: list[Task], *, run_id: str, workers: int = 2,
-             progress: Callable[[Validation], None] | None = None) -> list[Validation]:
+             progress: Callable[[Validation], None] | None = None, redteam: bool = True,
+             exploits: list[str] | None = None) -> list[Validation]:
     jobs = [(t, v.name) for t in tasks for v in t.spec.variants]
     results: list[Validation] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for res in pool.map(lambda j: validate_variant(j[0], j[1], run_id), jobs):
+        for res in pool.map(lambda j: validate_variant(j[0], j[1], run_id, redteam=redteam, exploits=exploits),
+                            jobs):
             results.append(res)
             if progress:
                 progress(res)
