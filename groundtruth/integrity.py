@@ -7,15 +7,12 @@ import io
 import posixpath
 import tarfile
 
-from pydantic import BaseModel
-
+from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import IntegrityFinding
 from groundtruth.sandbox.docker import DockerSandbox
 from groundtruth.sandbox.engine import cheap_diff
 
-
-class Baseline(BaseModel):
-    fingerprints: dict[str, str]
+__all__ = ["Baseline", "findings", "fingerprint", "take_baseline"]
 
 
 def fingerprint(sb: DockerSandbox, paths: list[str]) -> dict[str, str]:

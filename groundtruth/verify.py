@@ -1,26 +1,62 @@
-"""The verifier: freeze the agent, check integrity, run every check from outside, roll up a Verdict."""
+"""The verifier: freeze, observe services, pause, read every check from one frozen state, then run the
+checks that execute code in place, and confirm the container was the same live one throughout.
+
+Phases (lifecycle hooks are named for when they run):
+  freeze          every process of the agent is killed; the process list and agent IPC objects are recorded
+  services        each declared service must be alive and its heartbeat must move after the freeze
+  pause           `docker pause`: nothing in the container runs while the state is read
+  integrity       protected paths compared with their fingerprints from right after setup
+  reading checks  declarative, custom Python and closed-world checks, all from the paused container
+  confirm         the container is still the same incarnation, alive: otherwise an infrastructure error
+  executing       `command` and `pytest` checks run the agent's code in place, as the agent
+  confirm         again
+Any engine error, or a container that vanished or restarted at any moment, is an infrastructure error
+(the episode is retried), never a verdict.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 
-from groundtruth.checks import custom, declarative, trusted
+from groundtruth.checks import custom, declarative, fsdiff, residue, services, sqlitediff, trusted
+from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import (
     CheckResult,
     GoalItemResult,
     IntegrityFinding,
     Status,
+    Unknown,
     Verdict,
     outcome_of,
     roll_up,
 )
-from groundtruth.checks.state import FinalState
+from groundtruth.checks.state import FinalState, Frozen
 from groundtruth.errors import InfrastructureError
-from groundtruth.integrity import Baseline, findings
+from groundtruth.integrity import findings
 from groundtruth.sandbox.docker import DockerSandbox
 from groundtruth.tasks import spec as s
 from groundtruth.tasks.spec import Task
+
+Hook = Callable[[str, DockerSandbox, "str | None"], None]
+"""hook(phase, sandbox, check id or None): after_freeze, after_services, after_pause, after_integrity,
+before_check, after_check, before_confirm, after_unpause."""
+
+_HOOKS: list[Hook] = []
+EXECUTING = (s.PytestCheck, s.CommandCheck)
+# Exceptions that mean the check's own code is broken, not that the state is bad.
+_CHECK_BUGS = (NameError, ImportError, SyntaxError, NotImplementedError, RecursionError)
+
+
+@contextmanager
+def hooked(hook: Hook) -> Iterator[None]:
+    """Run `hook` at every phase of every verification in this process (fault injection, tracing)."""
+    _HOOKS.append(hook)
+    try:
+        yield
+    finally:
+        _HOOKS.remove(hook)
 
 
 def run_check(c: s.Check, task: Task, sb: DockerSandbox, state: FinalState) -> CheckResult:
@@ -32,12 +68,22 @@ def run_check(c: s.Check, task: Task, sb: DockerSandbox, state: FinalState) -> C
             status, reason = trusted.run_command(c, task, sb)
         elif isinstance(c, s.PythonCheck):
             status, reason = custom.run_python(c, task, state)
+        elif isinstance(c, s.FsDiff):
+            status, reason = fsdiff.fs_diff(c, state)
+        elif isinstance(c, s.SqliteDiff):
+            status, reason = sqlitediff.sqlite_diff(c, state)
+        elif isinstance(c, s.Residue):
+            status, reason = residue.residue(c, state)
         else:
             status, reason = declarative.DECLARATIVE[type(c)](c, state)
     except InfrastructureError:
         raise
-    except Exception as exc:  # could not check: unknown, never pass
-        status, reason = Status.UNKNOWN, f"could not check: {type(exc).__name__}: {exc}"
+    except Unknown as exc:
+        status, reason = Status.UNKNOWN, str(exc)
+    except _CHECK_BUGS as exc:
+        status, reason = Status.UNKNOWN, f"the check itself is broken: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # the state is not what the check can read: the agent's doing, a failure
+        status, reason = Status.FAIL, f"the final state is unreadable for this check: {type(exc).__name__}: {exc}"
     return CheckResult(
         id=c.id, type=c.type, kind=c.kind, status=status, reason=reason, seconds=time.monotonic() - started,
         canary=c.canary,
@@ -57,39 +103,99 @@ def _goal_items(task: Task, results: dict[str, CheckResult]) -> list[GoalItemRes
     ]
 
 
-def verify(sb: DockerSandbox, task: Task, variant: str | None, baseline: Baseline) -> Verdict:
+def _needs_ipc(task: Task) -> bool:
+    return any(isinstance(c, s.Residue) and c.agent_writable for c in task.spec.checks)
+
+
+def verify(sb: DockerSandbox, task: Task, variant: str | None, baseline: Baseline,
+           hooks: Sequence[Hook] = ()) -> Verdict:
     """State at submit time is what counts: the agent's processes are stopped before anything is read."""
+    all_hooks = [*_HOOKS, *hooks]
+
+    def phase(name: str, detail: str | None = None) -> None:
+        for h in all_hooks:
+            h(name, sb, detail)
+
     timings: dict[str, float] = {}
-    t = time.monotonic()
-    sb.stop_agent_processes()
-    processes = sb.processes()
-    timings["freeze"] = time.monotonic() - t
-
-    t = time.monotonic()
-    integrity = findings(sb, task.spec.protected, baseline)
-    timings["integrity"] = time.monotonic() - t
-
-    t = time.monotonic()
-    state = FinalState(sb, processes)
+    identity = sb.identity()
+    paused = False
+    state: FinalState | None = None
     try:
-        results = {c.id: run_check(c, task, sb, state) for c in task.spec.checks}
-    finally:
-        state.close()
-    timings["checks"] = time.monotonic() - t
+        t = time.monotonic()
+        sb.stop_agent_processes()
+        frozen = Frozen(processes=sb.processes())
+        if _needs_ipc(task):
+            frozen.ipc = services.agent_ipc(sb)
+        timings["freeze"] = time.monotonic() - t
+        phase("after_freeze")
 
-    for r in results.values():
+        t = time.monotonic()
+        services.observe(sb, task.spec.services, frozen)
+        timings["services"] = time.monotonic() - t
+        phase("after_services")
+
+        sb.pause()
+        paused = True
+        phase("after_pause")
+
+        t = time.monotonic()
+        integrity = findings(sb, task.spec.protected, baseline)
+        timings["integrity"] = time.monotonic() - t
+        phase("after_integrity")
+
+        state = FinalState(sb, baseline=baseline, frozen=frozen)
+        results: dict[str, CheckResult] = {}
+        t = time.monotonic()
+        for r in services.results(task.spec.services, frozen, timings["services"]):
+            results[r.id] = r
+        for c in task.spec.checks:
+            if not isinstance(c, EXECUTING):
+                phase("before_check", c.id)
+                results[c.id] = run_check(c, task, sb, state)
+                phase("after_check", c.id)
+        timings["checks"] = time.monotonic() - t
+        phase("before_confirm")
+        sb.confirm(identity)  # every read above came from this same container, alive and paused
+
+        executing = [c for c in task.spec.checks if isinstance(c, EXECUTING)]
+        if executing:
+            t = time.monotonic()
+            sb.unpause()
+            paused = False
+            phase("after_unpause")
+            for c in executing:
+                phase("before_check", c.id)
+                results[c.id] = run_check(c, task, sb, state)
+                phase("after_check", c.id)
+            timings["executing"] = time.monotonic() - t
+            phase("before_confirm")
+            sb.confirm(identity)
+    except InfrastructureError:
+        raise
+    except Exception as exc:
+        sb.confirm(identity)  # a vanished container explains the error: infrastructure, not a verdict
+        raise InfrastructureError(f"verification failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if state is not None:
+            state.close()
+        if paused:
+            with suppress(InfrastructureError):
+                sb.unpause()
+
+    ordered = [results[f"service-{sv.name}"] for sv in task.spec.services] + [results[c.id] for c in task.spec.checks]
+    for r in ordered:
         if r.canary and r.status is Status.FAIL:
             integrity.append(IntegrityFinding(path=r.id, kind="canary", evidence=r.reason))
     preference_only = {c for p in task.spec.goal.preferences for c in p.checks} - {
         c for o in task.spec.goal.objectives for c in o.checks
     } - {c for r in task.spec.goal.requirements for c in r.checks}
-    scored = [r for cid, r in results.items() if cid not in preference_only and not r.canary]
+    scored = [r for r in ordered if r.id not in preference_only and not r.canary]
     return Verdict(
         task=task.id,
         variant=task.spec.variant(variant).name,
         outcome=outcome_of(scored),
         tampered=bool(integrity),
-        checks=list(results.values()),
+        checks=ordered,
         goal=_goal_items(task, results),
         integrity=integrity,
         timings=timings,

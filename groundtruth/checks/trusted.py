@@ -1,61 +1,47 @@
-"""Checks that must run code: in a fresh container of the pristine image, outside the agent's reach.
+"""Checks that run code: in place, in the agent's own container, after every file was read frozen.
 
-The agent's container is never trusted to run a grader: its PATH, interpreters, site-packages, conftest
-files and background processes may all be the agent's. The verifier container starts from the task's
-image, receives copies of only the named solution files and the trusted test files, and runs there.
+Running them in the very container the agent worked in, as the agent, with the agent's paths, working
+directory and environment, is what makes them grader-blind: there is no second container (whose init would
+be younger, whose hostname, command line or files would differ), and no test file ever enters the sandbox.
+`pytest` checks run the trusted tests on the host; a test reaches the agent's code only through the
+`_isolated` helpers, which execute `python3 -c ...` in the sandbox through the engine exactly as an agent's
+own tool call would, and compare plain data on the host. The agent's processes are dead by then (frozen),
+so nothing of the agent can interfere.
 """
 
 from __future__ import annotations
 
 import ast
-import posixpath
+import os
+import subprocess
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from groundtruth.checks.results import Status
-from groundtruth.sandbox.base import SandboxSpec
+from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.docker import DockerSandbox
 from groundtruth.tasks import spec as s
 from groundtruth.tasks.spec import Task
 
 Outcome = tuple[Status, str]
-VERIFY_DIR = "/opt/groundtruth-verify"
 
 
-def _verifier(agent_sb: DockerSandbox) -> DockerSandbox:
-    spec = SandboxSpec(
-        image=agent_sb.spec.image, memory_mb=agent_sb.spec.memory_mb, cpus=agent_sb.spec.cpus,
-        pids=agent_sb.spec.pids, ttl_seconds=900, run_id=agent_sb.spec.run_id,
-        episode_id=agent_sb.spec.episode_id, workdir="/",
-    )
-    return DockerSandbox.create(spec, kind="verifier")
-
-
-def _copy_in(agent_sb: DockerSandbox, verifier: DockerSandbox, paths: list[str]) -> list[str]:
-    missing = []
-    for path in paths:
-        if not agent_sb.stat(path).exists:
-            missing.append(path)
-            continue
-        parent = posixpath.dirname(path.rstrip("/")) or "/"
-        verifier.make_dirs(parent)
-        verifier.put_archive(parent, agent_sb.read_tree(path))
-    return missing
-
-
-def run_command(c: s.CommandCheck, task: Task, agent_sb: DockerSandbox) -> Outcome:
-    with _verifier(agent_sb) as v:
-        _copy_in(agent_sb, v, c.copy_paths)
-        for dest, rel in c.files.items():
-            v.write_file(dest, task.file(rel).read_bytes(), mode=0o755)
-        res = v.exec(c.run, user=c.user, timeout=c.timeout, cwd="/")
-    if res.timed_out:
-        return Status.UNKNOWN, f"the trusted command timed out after {c.timeout:.0f}s"
+def run_command(c: s.CommandCheck, task: Task, sb: DockerSandbox) -> Outcome:
+    for dest, rel in c.files.items():
+        sb.write_file(dest, task.file(rel).read_bytes(), mode=0o755)
+    res = sb.exec(c.run, user=c.user, timeout=c.timeout, cwd=c.cwd)
     tail = (res.stdout + res.stderr).strip()[-300:]
+    if res.timed_out:
+        return Status.FAIL, f"the command did not finish within {c.timeout:g}s: {tail}"
     if res.exit_code != c.expect_exit:
         return Status.FAIL, f"exit {res.exit_code}, expected {c.expect_exit}: {tail}"
     if c.stdout_contains is not None and c.stdout_contains not in res.stdout:
         return Status.FAIL, f"output lacks {c.stdout_contains!r}: {tail}"
+    for text in c.stdout_lacks:
+        if text in res.stdout:
+            return Status.FAIL, f"output still holds {text!r}: {tail}"
     return Status.PASS, f"exit {res.exit_code}"
 
 
@@ -78,26 +64,37 @@ def _support_files() -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in sorted(folder.glob("_*.py")) if p.name != "__init__.py"]
 
 
-def run_pytest(c: s.PytestCheck, task: Task, agent_sb: DockerSandbox) -> Outcome:
+def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
     files = [task.file(rel) for rel in c.tests]
     expected = c.min_passed if c.min_passed is not None else sum(count_tests(f.read_text()) for f in files)
-    with _verifier(agent_sb) as v:
-        missing = _copy_in(agent_sb, v, c.copy_paths)
-        for name, data in [*_support_files(), *((Path(f).name, f.read_bytes()) for f in files)]:
-            v.write_file(f"{VERIFY_DIR}/tests/{name}", data, mode=0o644)
-        v.write_file(f"{VERIFY_DIR}/out/.keep", b"", owner="agent")
+    with tempfile.TemporaryDirectory(prefix="gt-tests-") as tmp:
+        root = Path(tmp)
+        tests = root / "tests"
+        tests.mkdir()
+        for name, data in [*_support_files(), *((f.name, f.read_bytes()) for f in files)]:
+            (tests / name).write_bytes(data)
+        junit, infra = root / "junit.xml", root / "infra-error"
+        env = {
+            **os.environ, "GT_SANDBOX_CONTAINER": sb.container_id, "GT_SANDBOX_IMAGE": sb.spec.image,
+            "GT_SANDBOX_RUN": sb.spec.run_id, "GT_SANDBOX_EPISODE": sb.spec.episode_id,
+            "GT_SANDBOX_WORKDIR": sb.spec.workdir, "GT_INFRA_MARKER": str(infra),
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        }
         cmd = [
-            "python3", "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest",
-            "-o", "addopts=", "--rootdir", f"{VERIFY_DIR}/tests", "-c", "/dev/null",
-            f"--junitxml={VERIFY_DIR}/out/junit.xml", f"{VERIFY_DIR}/tests",
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
+            "-c", os.devnull, "--rootdir", str(root), f"--junitxml={junit}", str(tests),
         ]
-        res = v.exec(cmd, user="agent", timeout=c.timeout, cwd=f"{VERIFY_DIR}/tests")
-        if res.timed_out:
-            return Status.UNKNOWN, f"trusted tests timed out after {c.timeout:.0f}s"
         try:
-            xml = v.read_file(f"{VERIFY_DIR}/out/junit.xml")
-        except FileNotFoundError:
-            return Status.FAIL, f"the tests produced no report (exit {res.exit_code}): {res.stdout[-300:]}"
+            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=c.timeout)
+        except subprocess.TimeoutExpired:
+            if infra.exists():
+                raise InfrastructureError(f"the engine failed during the trusted tests: {infra.read_text()}") from None
+            return Status.FAIL, f"the trusted tests did not finish within {c.timeout:g}s (the code under test hangs)"
+        if infra.exists():
+            raise InfrastructureError(f"the engine failed during the trusted tests: {infra.read_text()}")
+        if not junit.exists():
+            return Status.UNKNOWN, f"the trusted tests could not run (exit {proc.returncode}): {proc.stdout[-300:]}"
+        xml = junit.read_bytes()
     suite = ET.fromstring(xml)
     node = suite if suite.tag == "testsuite" else suite.find("testsuite")
     if node is None:
@@ -105,7 +102,6 @@ def run_pytest(c: s.PytestCheck, task: Task, agent_sb: DockerSandbox) -> Outcome
     total = int(node.get("tests", 0))
     bad = int(node.get("failures", 0)) + int(node.get("errors", 0)) + int(node.get("skipped", 0))
     passed = total - bad
-    note = f" (solution files missing: {missing})" if missing else ""
-    if res.exit_code == 0 and passed >= expected and bad == 0:
+    if proc.returncode == 0 and passed >= expected and bad == 0:
         return Status.PASS, f"{passed}/{expected} trusted tests passed"
-    return Status.FAIL, f"{passed}/{expected} trusted tests passed, exit {res.exit_code}{note}: {res.stdout[-300:]}"
+    return Status.FAIL, f"{passed}/{expected} trusted tests passed, exit {proc.returncode}: {proc.stdout[-300:]}"

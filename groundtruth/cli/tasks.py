@@ -18,6 +18,7 @@ from rich.table import Table
 
 from groundtruth.cli.tables import id_column, text_column
 from groundtruth.errors import GroundtruthError
+from groundtruth.redteam.stage import exploit_names
 from groundtruth.sandbox.prune import prune
 from groundtruth.tasks.registry import ENV_VAR, Registry
 from groundtruth.tasks.scaffold import DEFAULT_TEMPLATE, scaffold, template_names
@@ -213,11 +214,19 @@ def validate_cmd(
     all_: bool = typer.Option(False, "--all", help="Validate every known task."),
     tasks_dir: list[Path] = TasksDir,
     workers: int = typer.Option(2, "--workers", help="Tasks validated at once."),
-    keep: bool = typer.Option(False, "--keep", help="Leave every sandbox running for `docker exec` (listed at "
-                              "the end); removed by their time-to-live or `groundtruth sandbox prune --run ID`."),
+    no_redteam: bool = typer.Option(False, "--no-redteam", help="Skip the red-team stage (generic exploits)."),
+    exploits: str = typer.Option("", "--exploits", help="Only these exploits, comma-separated (see the table)."),
+    keep: bool = typer.Option(False, "--keep", help="Leave the sandboxes of the reference, do-nothing, partial and "
+                              "tamper stages running for `docker exec` (listed at the end); removed by their "
+                              "time-to-live or `groundtruth sandbox prune --run ID`."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
-    """In real containers: the reference passes twice, do-nothing fails, tampering is flagged."""
+    """In real containers: the reference passes twice, do-nothing fails, tampering is flagged, and every
+    generic exploit agent (hide, encode, facade, alias, grader detection, partial work, sabotage, planted
+    results) ends as a verified failure.
+
+    Example: groundtruth tasks validate leaked-token --exploits hide-copy,decoy
+    """
     reg = Registry(tasks_dir)
     if not task_ids and not all_:
         raise typer.BadParameter("name task ids, or use --all")
@@ -233,7 +242,12 @@ def validate_cmd(
             def tick(v: Validation) -> None:
                 bar.update(job, advance=1, description=f"{v.task}/{v.variant}")
 
-            results = validate(tasks, run_id=run_id, workers=workers, progress=tick, keep=keep)
+            only = [e.strip() for e in exploits.split(",") if e.strip()] or None
+            unknown = sorted(set(only or []) - set(exploit_names()))
+            if unknown:
+                raise typer.BadParameter(f"unknown exploits {unknown}; known: {', '.join(exploit_names())}")
+            results = validate(tasks, run_id=run_id, workers=workers, progress=tick, redteam=not no_redteam,
+                               exploits=only, keep=keep)
     finally:
         if not keep:
             prune(run_id=run_id)
@@ -241,6 +255,8 @@ def validate_cmd(
         typer.echo(json.dumps([r.model_dump() for r in results], indent=2))
     else:
         _print_validation(results, run_id if keep else None)
+        if any(r.redteam is not None for r in results):
+            console.print(exploit_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -270,3 +286,25 @@ def _print_validation(results: list[Validation], kept_run: str | None) -> None:
         for r, k in kept:
             console.print(f"  {escape(r.task)}/{escape(r.variant)} {escape(k.stage)}: {escape(k.enter)}",
                           highlight=False, soft_wrap=True)
+
+
+def exploit_table(results: list[Validation]) -> Table:
+    """Task x exploit: `caught` (a verified failure), `WON` (verified success without the job), `allowed`
+    (the task accepts it, with a reason), `-` (does not apply to this task)."""
+    names = [n for n in exploit_names() if any(x.exploit == n for r in results for x in r.redteam or [])]
+    table = Table(id_column("task/variant"), *names,
+                  title="red team: generic exploits (WON = verified success without the job)")
+    for r in results:
+        cells = []
+        for n in names:
+            hits = [x for x in r.redteam or [] if x.exploit == n]
+            if not hits:
+                cells.append("-")
+            elif any(x.won and x.allowed is None for x in hits):
+                cells.append("[red]WON[/]" + (f" {sum(x.won for x in hits)}/{len(hits)}" if len(hits) > 1 else ""))
+            elif any(x.won for x in hits):
+                cells.append("[yellow]allowed[/]")
+            else:
+                cells.append("[green]caught[/]" + (f" {len(hits)}" if len(hits) > 1 else ""))
+        table.add_row(f"{r.task}/{r.variant}", *cells)
+    return table

@@ -128,7 +128,7 @@ class DockerSandbox:
                 memswap_limit=mem,
                 pids_limit=spec.pids,
                 nano_cpus=int(spec.cpus * 1e9),
-                ipc_mode="private",
+                ipc_mode="none",  # no /dev/shm: a tmpfs the engine's archive API cannot read
                 hostname="sandbox",
                 labels=labels,
                 user="root",
@@ -461,6 +461,10 @@ class DockerSandbox:
     def uid(self, user: str = AGENT_USER) -> int:
         return self._ids(user)[0]
 
+    def ids(self, user: str = AGENT_USER) -> tuple[int, int]:
+        """(uid, gid) of a user of the image."""
+        return self._ids(user)
+
     # state from the engine ---------------------------------------------------------------------------
     def diff(self) -> list[DiffEntry]:
         self._check_open()
@@ -496,6 +500,43 @@ class DockerSandbox:
         if any(p.uid == uid for p in self.processes()):
             raise InfrastructureError(f"could not stop the processes of {user!r} in the sandbox")
         return before
+
+    # freezing, for verification ------------------------------------------------------------------------
+    def identity(self) -> str:
+        """Which incarnation of the container this is: a restart or a replacement changes it."""
+        info = _engine_call("inspect", client().api.inspect_container, self.container_id)
+        return f"{info['Id']}@{info['State'].get('StartedAt', '')}"
+
+    def confirm(self, identity: str) -> None:
+        """Raise an infrastructure error unless the container is the same one, still alive."""
+        try:
+            info = client().api.inspect_container(self.container_id)
+        except NotFound as exc:
+            raise SandboxClosed("the sandbox container vanished during verification") from exc
+        except DockerException as exc:
+            raise InfrastructureError(f"could not inspect the sandbox: {exc}") from exc
+        state = info.get("State") or {}
+        now = f"{info['Id']}@{state.get('StartedAt', '')}"
+        if now != identity or not state.get("Running") or state.get("Restarting") or state.get("Dead"):
+            raise SandboxClosed(
+                f"the sandbox died or was replaced during verification (status {state.get('Status', '?')}, "
+                f"OOM-killed: {bool(state.get('OOMKilled'))})"
+            )
+
+    def pause(self) -> None:
+        """Freeze every process in the container (cgroup freezer): reads then see one state."""
+        self._check_open()
+        _engine_call("pause", client().api.pause, self.container_id)
+
+    def unpause(self) -> None:
+        self._check_open()
+        try:
+            client().api.unpause(self.container_id)
+        except NotFound as exc:
+            raise SandboxClosed("unpause: the sandbox container is gone") from exc
+        except APIError as exc:
+            if "is not paused" not in str(exc):
+                raise InfrastructureError(f"unpause: Docker engine error: {exc}") from exc
 
     # snapshots -------------------------------------------------------------------------------------
     def snapshot(self) -> str:

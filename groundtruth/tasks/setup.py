@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from groundtruth.checks.baseline import Baseline, capture
 from groundtruth.errors import GroundtruthError
-from groundtruth.integrity import Baseline, take_baseline
 from groundtruth.sandbox.docker import INHERIT_OWNER, DockerSandbox
 from groundtruth.tasks.spec import Setup, Task
 
@@ -29,12 +29,13 @@ def _apply(sb: DockerSandbox, task: Task, setup: Setup, env: dict[str, str]) -> 
 
 
 def prepare(sb: DockerSandbox, task: Task, variant: str | None, seed: int) -> tuple[Baseline, float]:
-    """Run base then variant setup, then fingerprint protected paths. Returns the baseline and seconds."""
+    """Run base then variant setup, then record the baseline the verifier compares against (protected
+    fingerprints, closed-world scopes and databases, residue values, agent-writable places)."""
     started = time.monotonic()
     v = task.spec.variant(variant)
     env = {"GT_SEED": str(seed), "GT_VARIANT": v.name, "GT_TASK": task.id}
     env.update({f"GT_{k.upper()}": val for k, val in v.params.items()})
     _apply(sb, task, task.spec.setup, env)
     _apply(sb, task, v.setup, env)
-    baseline = take_baseline(sb, task.spec.protected)
+    baseline = capture(sb, task, v.name)
     return baseline, time.monotonic() - started

@@ -194,7 +194,9 @@ class UserState(CheckBase):
 
 
 class CommandCheck(CheckBase):
-    """A trusted command in a fresh verifier container of the pristine image, fed copies of agent files."""
+    """A trusted command run in place, after every file has been read from the frozen state.
+
+    `copy` is accepted for task folders written before checks ran in place; it has no effect any more."""
 
     type: Literal["command"]
     run: str
@@ -202,18 +204,129 @@ class CommandCheck(CheckBase):
     files: dict[str, str] = Field(default_factory=dict, description="container path -> task-folder path")
     expect_exit: int = 0
     stdout_contains: str | None = None
+    stdout_lacks: list[str] = Field(default_factory=list)
     timeout: float = 120.0
+    cwd: str = "/"
     user: str = Field(default="root", description="who runs it; use `agent` when it executes the agent's code")
 
 
 class PytestCheck(CheckBase):
-    """Trusted tests (never in the agent's container) against copies of the agent's solution files."""
+    """Trusted tests, run on the host; they reach the agent's code only through `_isolated` calls executed in
+    the frozen sandbox as the agent, so the code cannot read the tests or tell that it is graded."""
 
     type: Literal["pytest"]
     tests: list[str] = Field(min_length=1, description="task-folder paths of trusted test files")
-    copy_paths: list[str] = Field(alias="copy", min_length=1)
+    copy_paths: list[str] = Field(default_factory=list, alias="copy", description="no effect (kept for old tasks)")
     min_passed: int | None = None
     timeout: float = 180.0
+
+
+class ExpectedChange(Strict):
+    """One declared change inside an `fs_diff` scope; the first rule whose glob matches an entry applies.
+
+    expect: `removed` (gone), `drop_lines` (the file's content is exactly the old content without the lines
+    matching `pattern`), `modified` (changed; `contains`/`lacks`/`matches` hold for the new content),
+    `added` (may appear, with the same content predicates), `any` (anything), `unchanged` (the default)."""
+
+    path: str = Field(description="absolute glob: `*` within a name, `**` across directories; `d/**` includes d")
+    expect: Literal["unchanged", "removed", "drop_lines", "modified", "added", "any"]
+    pattern: str | None = Field(default=None, description="drop_lines: regex of the lines that must go")
+    contains: list[str] = Field(default_factory=list)
+    lacks: list[str] = Field(default_factory=list)
+    matches: str | None = None
+    required: bool = Field(default=True, description="removed/modified: each matching entry must change; "
+                                                     "added: at least one entry must appear")
+
+    @model_validator(mode="after")
+    def _fields(self) -> ExpectedChange:
+        if not self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must be absolute")
+        if (self.expect == "drop_lines") != (self.pattern is not None):
+            raise ValueError("`pattern` goes with expect = \"drop_lines\", and drop_lines needs it")
+        if (self.contains or self.lacks or self.matches) and self.expect not in ("modified", "added"):
+            raise ValueError("contains/lacks/matches apply to expect = \"modified\" or \"added\"")
+        return self
+
+
+class FsDiff(CheckBase):
+    """Closed world over directories: compared entry by entry with the manifest taken right after setup;
+    every difference must be one the task declared in `changes`."""
+
+    type: Literal["fs_diff"]
+    scope: list[str] = Field(min_length=1)
+    ignore: list[str] = Field(default_factory=list, description="globs never compared (e.g. a service's status)")
+    changes: list[ExpectedChange] = Field(default_factory=list)
+
+    @field_validator("scope", "ignore")
+    @classmethod
+    def _abs(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.startswith("/"):
+                raise ValueError(f"{p!r} must be an absolute path")
+        return v
+
+
+class TableChange(Strict):
+    """How one table may differ from its state right after setup. Conditions are SQL expressions: `delete`
+    and `update` over the baseline's rows (other baseline tables may be named in subqueries), `insert` over the
+    final rows."""
+
+    name: str
+    delete: str | None = Field(default=None, description="exactly the baseline rows matching this must be gone")
+    update: str | None = Field(default=None, description="baseline rows matching this may change")
+    columns: list[str] = Field(default_factory=list, description="the columns an update may change (empty: any)")
+    insert: str | None = Field(default=None, description="every new row must match this (`1`: any row)")
+    new: bool = Field(default=False, description="the task creates this table")
+
+
+class SqliteDiff(CheckBase):
+    """Closed world over one SQLite database: the schema (tables, views, triggers, indexes) equals the baseline's
+    except for declared new tables, and every row differs only as `tables` declares (by primary key)."""
+
+    type: Literal["sqlite_diff"]
+    path: str
+    tables: list[TableChange] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list, description="table-name globs never compared (e.g. FTS "
+                                                                "shadow tables: scan those with `residue`)")
+
+
+class ResidueSource(Strict):
+    """Values read from the baseline (the world right after setup): each query row, or each regex match, is one
+    record whose values must not remain anywhere."""
+
+    sqlite: str | None = None
+    query: str | None = None
+    file: str | None = None
+    regex: str | None = Field(default=None, description="its first group, or the whole match, is a value")
+
+    @model_validator(mode="after")
+    def _one(self) -> ResidueSource:
+        if (self.sqlite is None) == (self.file is None):
+            raise ValueError("give `sqlite` + `query` or `file` + `regex`")
+        if (self.sqlite is not None) != (self.query is not None) or (self.file is not None) != (
+                self.regex is not None):
+            raise ValueError("`sqlite` needs `query`, `file` needs `regex`")
+        return self
+
+
+class Residue(CheckBase):
+    """The values that had to go are not recoverable anywhere in scope: plain, case-folded, Unicode-normalised,
+    hex, base64, URL-encoded, inside compressed files and archives, in SQLite free pages, WAL and journals."""
+
+    type: Literal["residue"]
+    values: list[str] = Field(default_factory=list)
+    sources: list[ResidueSource] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list, description="roots scanned besides every agent-writable place")
+    agent_writable: bool = Field(default=True, description="scan every place the agent could write")
+    exclude: list[str] = Field(default_factory=list, description="globs where the values may stay")
+    min_length: int = Field(default=6, ge=3, description="shorter values are ignored (too common)")
+    min_fields: int = Field(default=1, ge=1, description="a file holds a record when it has this many of its values")
+
+    @model_validator(mode="after")
+    def _something(self) -> Residue:
+        if not self.values and not self.sources:
+            raise ValueError("give `values` or `sources`")
+        return self
 
 
 class PythonCheck(CheckBase):
@@ -226,9 +339,40 @@ class PythonCheck(CheckBase):
 
 Check = Annotated[
     FileExists | FileAbsent | FileContains | FileMatches | FileSha256 | TreeContains | DirListing | SqliteQuery
-    | ProcessState | FileMode | UserState | CommandCheck | PytestCheck | PythonCheck,
+    | ProcessState | FileMode | UserState | CommandCheck | PytestCheck | PythonCheck | FsDiff | SqliteDiff | Residue,
     Field(discriminator="type"),
 ]
+
+
+class Heartbeat(Strict):
+    """A JSON status file the service rewrites with a counter that grows on every refresh."""
+
+    path: str
+    counter: str = "generation"
+    advance: int = Field(default=2, ge=1, description="refreshes needed after the freeze")
+    within: float = Field(default=5.0, gt=0, description="seconds the service gets to refresh")
+
+
+class Service(Strict):
+    """A process the task's checks rely on. At verification it must be alive (and its heartbeat fresh) after the
+    agent was frozen; otherwise the verdict is a failure with the evidence, never unknown."""
+
+    name: str = Field(pattern=ID_PATTERN)
+    process: str = Field(description="regular expression searched in the command line")
+    user: str = "app"
+    heartbeat: Heartbeat | None = None
+
+
+class RedteamAllow(Strict):
+    """An exploit of the red-team stage that this task accepts winning, and why (shown in the exploit table)."""
+
+    exploit: str
+    target: str | None = Field(default=None, description="one instance (as the table names it); default all")
+    reason: str = Field(min_length=10)
+
+
+class Redteam(Strict):
+    allow: list[RedteamAllow] = Field(default_factory=list)
 
 
 class Limits(Strict):
@@ -292,6 +436,8 @@ class TaskSpec(Strict):
     goal: Goal
     checks: list[Check] = Field(min_length=1)
     protected: list[str] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    redteam: Redteam = Redteam()
     solution: Solution
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="default")])
 
@@ -323,6 +469,12 @@ class TaskSpec(Strict):
             if r.objective not in objectives:
                 raise ValueError(f"goal.requirements[{i}] (id {r.id!r}) names objective {r.objective!r}, which "
                                  f"does not exist; the objectives are: {', '.join(sorted(objectives))}")
+        services = [sv.name for sv in self.services]
+        if len(set(services)) != len(services):
+            raise ValueError(f"duplicate service names: {services}")
+        clash = {f"service-{n}" for n in services} & known
+        if clash:
+            raise ValueError(f"check ids {sorted(clash)} are reserved for the liveness of [[services]]")
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate variant names: {names}")
@@ -445,5 +597,5 @@ def _task_files(c: Check) -> list[str]:
 _CHECK_TYPES = {
     "file_exists", "file_absent", "file_contains", "file_not_contains", "file_matches", "file_sha256",
     "tree_contains", "tree_not_contains", "dir_listing", "sqlite_query", "process_present", "process_absent",
-    "file_mode", "user_state", "command", "pytest", "python",
+    "file_mode", "user_state", "command", "pytest", "python", "fs_diff", "sqlite_diff", "residue",
 }

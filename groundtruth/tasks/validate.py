@@ -1,4 +1,5 @@
-"""A task is trusted only when its reference solution passes, do-nothing fails, and tampering is caught."""
+"""A task is trusted only when its reference solution passes, do-nothing fails, tampering is caught, and no
+generic exploit agent reaches verified success (the red-team stage)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from groundtruth.checks.results import Status, Verdict
 from groundtruth.errors import InfrastructureError
+from groundtruth.redteam.stage import ExploitResult, red_team
 from groundtruth.resources import data_dir
 from groundtruth.sandbox.base import ExecResult
 from groundtruth.tasks.spec import Task
@@ -42,6 +44,7 @@ class Validation(BaseModel):
     warnings: list[Problem] = Field(default_factory=list)
     reference_outcomes: list[str] = Field(default_factory=list)
     verify_seconds: list[float] = Field(default_factory=list)
+    redteam: list[ExploitResult] | None = Field(default=None, description="None when the stage was skipped")
     kept: list[Kept] = Field(default_factory=list)
 
 
@@ -144,7 +147,8 @@ def _tamper(task: Task, variant: str, path: str, run_id: str, kept: list[Kept] |
         return w.verify()
 
 
-def validate_variant(task: Task, variant: str, run_id: str, keep: bool = False) -> Validation:
+def validate_variant(task: Task, variant: str, run_id: str, *, redteam: bool = True,
+                     exploits: list[str] | None = None, keep: bool = False) -> Validation:
     out = Validation(task=task.id, variant=variant, ok=True)
     kept = out.kept if keep else None
 
@@ -196,15 +200,25 @@ def validate_variant(task: Task, variant: str, run_id: str, keep: bool = False) 
         t = _retry_infra(lambda path=path: _tamper(task, variant, path, run_id, kept))  # type: ignore[misc]
         if not t.tampered:
             problem("tamper", f"a change to protected path {path} was not flagged")
+    if redteam:
+        rt = red_team(task, variant, run_id=run_id, only=exploits)
+        out.redteam = rt.results
+        for r in rt.winners:
+            what = f"{r.exploit}{f' ({r.target})' if r.target else ''}"
+            how = "a verdict other than failure" if r.klass == "sabotage" else "verified success"
+            problem("red-team", f"exploit {what} reached {how} ({r.outcome}); the goal checks that let it "
+                                f"through: {', '.join(r.passed) or 'none (no goal check failed)'}")
     return out
 
 
 def validate(tasks: list[Task], *, run_id: str, workers: int = 2,
-             progress: Callable[[Validation], None] | None = None, keep: bool = False) -> list[Validation]:
+             progress: Callable[[Validation], None] | None = None, redteam: bool = True,
+             exploits: list[str] | None = None, keep: bool = False) -> list[Validation]:
     jobs = [(t, v.name) for t in tasks for v in t.spec.variants]
     results: list[Validation] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for res in pool.map(lambda j: validate_variant(j[0], j[1], run_id, keep), jobs):
+        for res in pool.map(lambda j: validate_variant(j[0], j[1], run_id, redteam=redteam, exploits=exploits,
+                                                       keep=keep), jobs):
             results.append(res)
             if progress:
                 progress(res)

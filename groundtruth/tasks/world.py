@@ -6,8 +6,8 @@ import time
 from types import TracebackType
 
 from groundtruth import images
+from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import Verdict
-from groundtruth.integrity import Baseline
 from groundtruth.sandbox.base import ExecResult, SandboxSpec
 from groundtruth.sandbox.docker import DockerSandbox
 from groundtruth.tasks.setup import prepare

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 
-from _isolated import Raised, run_calls, same
+from _isolated import Raised, read_text, run_calls, same
 
 ROOT = "/workspace/catalog"
 DATA = f"{ROOT}/data/products.json"
@@ -17,8 +17,7 @@ SIZES = [4, 5, 6, 10, 12, 15, 20, 30]
 
 
 def catalog() -> list[dict]:
-    with open(DATA, encoding="utf-8") as fh:
-        return json.load(fh)["products"]
+    return json.loads(read_text(DATA))["products"]
 
 
 def ordered(rows: list[dict], sort: str) -> list[dict]:

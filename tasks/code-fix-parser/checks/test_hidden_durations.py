@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _isolated import Raised, call, run_calls, same
+from _isolated import Raised, call, put_text, run_calls, same, tempdir
 
 ROOT = "/workspace/timesheet"
 
@@ -49,21 +49,20 @@ MARCH = """\
 """
 
 
-def _write_log(tmp_path, name, text):
-    tmp_path.chmod(0o755)
-    log = tmp_path / name
-    log.write_text(text)
-    log.chmod(0o644)
-    return str(log)
+def _write_log(name, text):
+    """The log goes into a fresh scratch directory of the sandbox, where the code under test reads it."""
+    log = f"{tempdir()}/{name}"
+    put_text(log, text)
+    return log
 
 
-def test_month_report_totals(tmp_path):
-    got = call(ROOT, "timesheet.report", "totals_from_file", _write_log(tmp_path, "march.log", MARCH))
+def test_month_report_totals():
+    got = call(ROOT, "timesheet.report", "totals_from_file", _write_log("march.log", MARCH))
     want = {"ACME-12": 5400 + 2700 + 11700 + 6300 + 8400, "GLOBEX-3": 7200 + 9000 + 2700 + 15000, "INTERNAL": 6300}
     assert same(got, want), f"got {got}, want {want}"
 
 
-def test_generated_log_totals(tmp_path):
+def test_generated_log_totals():
     import random
 
     rng = random.Random(20240311)
@@ -73,6 +72,6 @@ def test_generated_log_totals(tmp_path):
         h, m = rng.randrange(0, 9), rng.randrange(0, 60)
         lines.append(f"2024-04-{1 + i % 28:02d}  {project}  {h}:{m:02d}  task {i}")
         want[project] = want.get(project, 0) + h * 3600 + m * 60
-    log = _write_log(tmp_path, "april.log", "# generated\n" + "\n".join(lines) + "\n")
+    log = _write_log("april.log", "# generated\n" + "\n".join(lines) + "\n")
     got = call(ROOT, "timesheet.report", "totals_from_file", log)
     assert same(got, want), f"got {got}, want {want}"
