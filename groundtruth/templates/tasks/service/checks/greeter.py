@@ -1,5 +1,5 @@
 """What the running service reports, not what its config file says: a config the service cannot read, or a
-service the agent stopped, does not count."""
+service the agent stopped, does not count (the service is declared in [[services]] with its heartbeat)."""
 
 from __future__ import annotations
 
