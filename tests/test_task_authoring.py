@@ -210,12 +210,19 @@ def _owner_containers(pid: int) -> list[dict[str, object]]:
 
 @pytest.mark.docker
 def test_every_template_validates_in_real_containers(tmp_path: Path, sandbox_image: str) -> None:
+    from groundtruth.redteam.stage import exploit_names
+
     for name in TEMPLATES:
         scaffold(tmp_path, f"t-{name}", template=name)
-    res = _cli("tasks", "validate", "t-*", "--tasks-dir", str(tmp_path), "--json")
+    # grader-detect is left out until the red team stamps `planted_at` inside the exploit's own container: as
+    # it stands the "younger container" signal fires in every verification (code-fix-parser's too).
+    exploits = ",".join(n for n in exploit_names() if n != "grader-detect")
+    res = _cli("tasks", "validate", "t-*", "--tasks-dir", str(tmp_path), "--exploits", exploits, "--json",
+               timeout=2400)
     results = json.loads(res.stdout)
     assert [(r["task"], r["ok"], r["problems"], r["warnings"]) for r in results] == [
         (f"t-{n}", True, [], []) for n in TEMPLATES], res.stderr
+    assert all(r["redteam"] for r in results), "the red team ran on every template"
     assert res.returncode == 0
 
 
@@ -228,7 +235,8 @@ def test_a_failing_reference_shows_its_output_and_how_to_reproduce_it(tmp_path: 
                                          "exit 3\n")
     locked = scaffold(tmp_path, "locked")  # its only protected path is root's: tampering is never tried
     _edit(locked, 'protected = ["/workspace/AUDIT.log"]', 'protected = ["/etc/debian_version"]')
-    res = _cli("tasks", "validate", "failing", "locked", "--tasks-dir", str(tmp_path), "--keep", "--json")
+    res = _cli("tasks", "validate", "failing", "locked", "--tasks-dir", str(tmp_path), "--keep", "--no-redteam",
+               "--json")
     results = {r["task"]: r for r in json.loads(res.stdout)}
     kept = [k["container"] for r in results.values() for k in r["kept"]]
     try:
