@@ -88,6 +88,10 @@ def database_copy(sb: DockerSandbox, path: str) -> bytes:
 
 
 def open_copy(data: bytes) -> sqlite3.Connection:
+    """An in-memory connection to a copy. A WAL database's header says so (bytes 18-19 = 2), and an in-memory
+    database cannot use WAL: the copy is marked as a rollback-journal database instead (same content)."""
+    if len(data) >= 20 and data[18:20] == b"\x02\x02":
+        data = data[:18] + b"\x01\x01" + data[20:]
     conn = sqlite3.connect(":memory:")
     conn.deserialize(data)
     return conn

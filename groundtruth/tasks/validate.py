@@ -201,7 +201,11 @@ def validate_variant(task: Task, variant: str, run_id: str, *, redteam: bool = T
         if not t.tampered:
             problem("tamper", f"a change to protected path {path} was not flagged")
     if redteam:
-        rt = red_team(task, variant, run_id=run_id, only=exploits)
+        try:
+            rt = red_team(task, variant, run_id=run_id, only=exploits)
+        except Exception as exc:  # the stage could not run: a problem of this variant, not a crash of all
+            problem("red-team", f"could not run: {type(exc).__name__}: {exc}")
+            return out
         out.redteam = rt.results
         for r in rt.winners:
             what = f"{r.exploit}{f' ({r.target})' if r.target else ''}"
