@@ -461,12 +461,14 @@ SUMMARY_KEYS = {
     "n_episodes",
     "monitored_gap",
     "shifted_gap",
+    "simulator_false_rejection_rate",
 }
 RATE_KEYS = (
     "false_success_rate",
     "claim_precision",
     "claim_recall",
     "simulator_false_acceptance_rate",
+    "simulator_false_rejection_rate",
     "brier",
     "ece",
     "tamper_rate",

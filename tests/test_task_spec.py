@@ -28,15 +28,15 @@ def test_scaffold_is_valid(task_dir: Path) -> None:
     task = load_task(task_dir)
     assert task.id == "my-task"
     assert task.spec.protected == ["/workspace/AUDIT.log"]
-    assert [c.kind for c in task.spec.checks] == ["goal", "collateral"]
+    assert [c.kind for c in task.spec.checks] == ["goal", "goal", "collateral"]
 
 
 @pytest.mark.parametrize("old,new,field,reason", [
     ('family = "custom"', 'family = "custom"\ncolour = "blue"', "colour", "unknown field"),
-    ('text = "tok-123"', 'txt = "tok-123"', "checks[0]", "text"),
-    ('type = "tree_not_contains"', 'type = "tree_gone"', "checks[0]", "tree_gone"),
-    ('checks = ["no-token"]', 'checks = ["no-such-check"]', "(top level)", "no-such-check"),
-    ('kind = "collateral"', 'kind = "sideways"', "checks[1].kind", "goal"),
+    ('scope = ["/workspace"]', 'scop = ["/workspace"]', "checks[1]", "scope"),
+    ('type = "residue"', 'type = "residue_gone"', "checks[0]", "residue_gone"),
+    ('checks = ["no-token", "only-token-lines"]', 'checks = ["no-such-check"]', "(top level)", "no-such-check"),
+    ('kind = "collateral"', 'kind = "sideways"', "checks[2].kind", "goal"),
     ('owner = "agent"', 'owner = "agent"\nmode = "rwx"', "setup.files[0]", "invalid literal"),
     ('id = "my-task"', 'id = "other"', "id", "folder name"),
 ])

@@ -217,8 +217,8 @@ def validate_cmd(
     no_redteam: bool = typer.Option(False, "--no-redteam", help="Skip the red-team stage (generic exploits)."),
     exploits: str = typer.Option("", "--exploits", help="Only these exploits, comma-separated (see the table)."),
     keep: bool = typer.Option(False, "--keep", help="Leave the sandboxes of the reference, do-nothing, partial and "
-                              "tamper stages running for `docker exec` (listed at the end); removed by their "
-                              "time-to-live or `groundtruth sandbox prune --run ID`."),
+                              "tamper stages running for `docker exec` (listed at the end); removed only by "
+                              "their time-to-live or `groundtruth sandbox prune --run ID`."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
     """In real containers: the reference passes twice, do-nothing fails, tampering is flagged, and every

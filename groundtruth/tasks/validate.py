@@ -17,6 +17,7 @@ from groundtruth.errors import InfrastructureError
 from groundtruth.redteam.stage import ExploitResult, red_team
 from groundtruth.resources import data_dir
 from groundtruth.sandbox.base import ExecResult
+from groundtruth.sandbox.engine import LABEL_OWNER, owner_tag
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
 
@@ -51,8 +52,11 @@ class Validation(BaseModel):
 @contextmanager
 def _world(task: Task, variant: str, seed: int, run_id: str, stage: str,
            kept: list[Kept] | None) -> Iterator[World]:
-    """A set-up world for one stage; with `kept` (--keep) its sandbox outlives the stage for debugging."""
-    w = World(task, variant, seed, run_id=run_id, episode_id=f"validate-{stage}-{task.id}")
+    """A set-up world for one stage; with `kept` (--keep) its sandbox outlives the stage for debugging, and its
+    owner label is one no stale sweep of another groundtruth process takes for a dead owner (only its
+    time-to-live or `sandbox prune --run` removes it)."""
+    labels = {LABEL_OWNER: f"{owner_tag()} (kept)"} if kept is not None else None
+    w = World(task, variant, seed, run_id=run_id, episode_id=f"validate-{stage}-{task.id}", labels=labels)
     w.open()
     try:
         yield w

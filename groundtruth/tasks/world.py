@@ -17,8 +17,9 @@ from groundtruth.verify import verify
 
 class World:
     def __init__(self, task: Task, variant: str | None = None, seed: int = 0, *, run_id: str = "adhoc",
-                 episode_id: str = "adhoc") -> None:
+                 episode_id: str = "adhoc", labels: dict[str, str] | None = None) -> None:
         self.task = task
+        self.labels = dict(labels or {})
         self.variant = task.spec.variant(variant).name
         self.seed = seed
         self.run_id = run_id
@@ -33,7 +34,7 @@ class World:
         spec = SandboxSpec(
             image=images.resolve(self.task.spec.image), memory_mb=sb_spec.memory_mb, cpus=sb_spec.cpus,
             pids=sb_spec.pids, ttl_seconds=int(self.task.spec.limits.seconds) + 900, run_id=self.run_id,
-            episode_id=self.episode_id,
+            episode_id=self.episode_id, labels=self.labels,
         )
         self.sandbox = DockerSandbox.create(spec)
         self.timings["create"] = time.monotonic() - t
