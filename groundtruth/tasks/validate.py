@@ -109,9 +109,10 @@ def _retry_infra(fn: Callable[[], T]) -> T:
 
 
 # Run as the agent before it acts: a protected path counts as tamperable when the agent may change it (a
-# missing one when it may create it). `test -w` answers for the agent's own uid, groups and modes.
+# missing one when it may create it): `test -w` for its uid, groups and modes, or `-O`, since an owner can
+# always chmod a read-only file back.
 _WRITABLE = 'for p in "$@"; do if [ -e "$p" ]; then t="$p"; else t="$(dirname -- "$p")"; fi; ' \
-            '[ -w "$t" ] && printf "%s\\n" "$p"; done; true'
+            '{ [ -w "$t" ] || [ -O "$t" ]; } && printf "%s\\n" "$p"; done; true'
 
 
 def _nop(task: Task, variant: str, run_id: str, kept: list[Kept] | None = None) -> tuple[Verdict, list[str]]:
