@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 
 from groundtruth.checks import custom, declarative, fsdiff, residue, services, sqlitediff, trusted
@@ -44,6 +45,7 @@ Hook = Callable[[str, DockerSandbox, "str | None"], None]
 before_check, after_check, before_confirm, after_unpause."""
 
 _HOOKS: list[Hook] = []
+READERS = 4
 EXECUTING = (s.PytestCheck, s.CommandCheck)
 # Exceptions that mean the check's own code is broken, not that the state is bad.
 _CHECK_BUGS = (NameError, ImportError, SyntaxError, NotImplementedError, RecursionError)
@@ -148,11 +150,18 @@ def verify(sb: DockerSandbox, task: Task, variant: str | None, baseline: Baselin
         t = time.monotonic()
         for r in services.results(task.spec.services, frozen, timings["services"]):
             results[r.id] = r
-        for c in task.spec.checks:
-            if not isinstance(c, EXECUTING):
-                phase("before_check", c.id)
-                results[c.id] = run_check(c, task, sb, state)
-                phase("after_check", c.id)
+
+        def reading(c: s.Check) -> CheckResult:
+            phase("before_check", c.id)
+            r = run_check(c, task, sb, state)
+            phase("after_check", c.id)
+            return r
+
+        readers = [c for c in task.spec.checks if not isinstance(c, EXECUTING)]
+        # The container is paused: reading checks are independent, and mostly wait on the engine.
+        with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="gt-check") as pool:
+            for c, r in zip(readers, pool.map(reading, readers), strict=True):
+                results[c.id] = r
         timings["checks"] = time.monotonic() - t
         phase("before_confirm")
         sb.confirm(identity)  # every read above came from this same container, alive and paused
@@ -163,10 +172,10 @@ def verify(sb: DockerSandbox, task: Task, variant: str | None, baseline: Baselin
             sb.unpause()
             paused = False
             phase("after_unpause")
-            for c in executing:
-                phase("before_check", c.id)
-                results[c.id] = run_check(c, task, sb, state)
-                phase("after_check", c.id)
+            for ex in executing:
+                phase("before_check", ex.id)
+                results[ex.id] = run_check(ex, task, sb, state)
+                phase("after_check", ex.id)
             timings["executing"] = time.monotonic() - t
             phase("before_confirm")
             sb.confirm(identity)

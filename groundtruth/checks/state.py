@@ -64,6 +64,7 @@ class FinalState:
         self._trees: dict[str, list[TreeFile]] = {}
         self._stats: dict[str, FileStat] = {}
         self._lock = threading.Lock()
+        self._root_locks: dict[str, threading.Lock] = {}
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -133,14 +134,21 @@ class FinalState:
         return out
 
     def files(self, root: str) -> list[TreeFile]:
-        """Every entry under `root` (itself included) with file contents, from one engine archive (cached)."""
+        """Every entry under `root` (itself included) with file contents, from one engine archive (cached;
+        checks running in parallel that need the same root wait for one read)."""
         with self._lock:
             cached = self._trees.get(root)
+            lock = self._root_locks.setdefault(root, threading.Lock())
         if cached is not None:
             return cached
-        out = list(read_archive(self._sb.read_tree(root), root)) if self.exists(root) else []
-        with self._lock:
-            self._trees[root] = out
+        with lock:
+            with self._lock:
+                cached = self._trees.get(root)
+            if cached is not None:
+                return cached
+            out = list(read_archive(self._sb.read_tree(root), root)) if self.exists(root) else []
+            with self._lock:
+                self._trees[root] = out
         return out
 
     def tree(self, path: str, *, with_data: bool = True) -> list[TreeEntry]:
