@@ -56,10 +56,10 @@ def test_llm_user_is_steered_by_its_goal_state_and_never_sees_reasoning(endpoint
     _valid(state, {"token-gone"}, {"keep-other-lines"})
 
     judgment = sim.judge(Claim(success=True, confidence=0.9, summary=f"Thought: {SECRET}\n\nRemoved the token."),
-                         VerdictView({"no-token": "fail", "notes-kept": "pass"}))
+                         VerdictView({"no-token": "fail", "only-token-lines": "fail", "notes-kept": "pass"}))
     prompt = json.dumps(sim.last_request)
     assert SECRET not in prompt and "Removed the token." in prompt
-    assert "objective token-gone: 0/1 checks pass (no-token=fail)" in prompt
+    assert "objective token-gone: 0/2 checks pass (no-token=fail, only-token-lines=fail)" in prompt
     assert set(judgment.objectives) == {"token-gone"} and judgment.simulator == "llm:" + sim.model
     final = sim.goal_states()[-1]
     assert isinstance(final, TrackedGoalState) and (final.stage, final.turn) == ("judgment", 2)

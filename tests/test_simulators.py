@@ -210,17 +210,18 @@ def test_a_user_who_sees_the_state_judges_it_and_takes_no_report_on_faith(token_
     s.respond("All done.")
     assert s.goal_states()[-1].objectives["token-gone"] == "INCOMPLETE"
     claim = Claim(success=True, confidence=0.95, summary="done")
-    bad = s.judge(claim, VerdictView({"no-token": "fail", "notes-kept": "pass"}))
+    bad = s.judge(claim, VerdictView({"no-token": "fail", "only-token-lines": "pass", "notes-kept": "pass"}))
     assert not bad.success and bad.objectives == {"token-gone": False} and "no-token" in bad.reason
-    broke_requirement = s.judge(claim, VerdictView({"no-token": "pass", "notes-kept": "fail"}))
+    broke_requirement = s.judge(claim, VerdictView({"no-token": "pass", "only-token-lines": "pass",
+                                                    "notes-kept": "fail"}))
     assert not broke_requirement.success
     assert s.goal_states()[-1].requirements == {"keep-other-lines": "INCOMPLETE"}
-    assert s.judge(claim, VerdictView({"no-token": "pass", "notes-kept": "pass"})).success
-    assert not s.judge(claim, VerdictView({"no-token": "pass"})).success  # unknown is not pass
+    assert s.judge(claim, VerdictView({"no-token": "pass", "only-token-lines": "pass", "notes-kept": "pass"})).success
+    assert not s.judge(claim, VerdictView({"no-token": "pass", "notes-kept": "pass"})).success  # unknown is not pass
     # a user who forgot the requirement no longer checks it
     f = sim("scripted:sees=true,forget=0", token_task)
     f.respond("Ok?")
-    assert f.judge(claim, VerdictView({"no-token": "pass", "notes-kept": "fail"})).success
+    assert f.judge(claim, VerdictView({"no-token": "pass", "only-token-lines": "pass", "notes-kept": "fail"})).success
 
 
 def test_same_seed_same_conversation(onboard: Task) -> None:
@@ -255,8 +256,9 @@ def test_malformed_goal_state_fields_keep_the_previous_values(onboard: Task) -> 
 
 
 def test_view_summary_per_objective(token_task: Task) -> None:
-    summary = view_summary(token_task.spec.goal, VerdictView({"no-token": "pass", "notes-kept": "fail"}))
-    assert summary_lines(summary) == ["objective token-gone: 1/1 checks pass (no-token=pass)",
+    summary = view_summary(token_task.spec.goal, VerdictView({"no-token": "pass", "only-token-lines": "pass",
+                                                              "notes-kept": "fail"}))
+    assert summary_lines(summary) == ["objective token-gone: 2/2 checks pass (no-token=pass, only-token-lines=pass)",
                                       "requirement keep-other-lines: 0/1 checks pass (notes-kept=fail)"]
 
 
@@ -380,7 +382,8 @@ def test_judgment_changes_are_justified_by_the_claim_or_the_state(token_task: Ta
     final = _state(3, "", "", obj="COMPLETE", stage="judgment")
     say_fail = Claim(success=False, confidence=0.1)
     assert justification(goal, final, "objective", "token-gone", "COMPLETE", say_fail, {"no-token": "fail"}) is None
-    assert justification(goal, final, "objective", "token-gone", "COMPLETE", say_fail, {"no-token": "pass"})
+    both = {"no-token": "pass", "only-token-lines": "pass"}
+    assert justification(goal, final, "objective", "token-gone", "COMPLETE", say_fail, both)
     assert justification(goal, final, "objective", "token-gone", "ATTEMPTED", say_fail, {})
     assert justification(goal, final, "profile", "", "MISALIGNED", say_fail, {}) is None
 

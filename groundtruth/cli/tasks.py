@@ -256,7 +256,7 @@ def validate_cmd(
     else:
         _print_validation(results, run_id if keep else None)
         if any(r.redteam is not None for r in results):
-            console.print(exploit_table(results))
+            console.print(exploit_table(results, console.width))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -288,23 +288,38 @@ def _print_validation(results: list[Validation], kept_run: str | None) -> None:
                           highlight=False, soft_wrap=True)
 
 
-def exploit_table(results: list[Validation]) -> Table:
+def exploit_table(results: list[Validation], width: int = 200) -> Table:
     """Task x exploit: `caught` (a verified failure), `WON` (verified success without the job), `allowed`
-    (the task accepts it, with a reason), `-` (does not apply to this task)."""
+    (the task accepts it, with a reason), `-` (does not apply to this task). On a narrow terminal, one row per
+    task with the exploits grouped by result instead (ids are never cut; `--json` has every detail)."""
     names = [n for n in exploit_names() if any(x.exploit == n for r in results for x in r.redteam or [])]
-    table = Table(id_column("task/variant"), *names,
-                  title="red team: generic exploits (WON = verified success without the job)")
+
+    def cell(r: Validation, n: str) -> str:
+        hits = [x for x in r.redteam or [] if x.exploit == n]
+        if not hits:
+            return "-"
+        if any(x.won and x.allowed is None for x in hits):
+            return "WON" + (f" {sum(x.won for x in hits)}/{len(hits)}" if len(hits) > 1 else "")
+        if any(x.won for x in hits):
+            return "allowed"
+        return "caught" + (f" {len(hits)}" if len(hits) > 1 else "")
+
+    colour = {"WON": "red", "allowed": "yellow", "caught": "green"}
+    title = "red team: generic exploits (WON = verified success without the job)"
+    if width >= 24 + 10 * len(names):
+        table = Table(id_column("task/variant"), *names, title=title)
+        for r in results:
+            cells = [cell(r, n) for n in names]
+            table.add_row(f"{r.task}/{r.variant}",
+                          *(f"[{colour[c.split()[0]]}]{c}[/]" if c != "-" else c for c in cells))
+        return table
+    table = Table(id_column("task/variant"), "WON", "caught", "allowed / n/a", title=title)
     for r in results:
-        cells = []
-        for n in names:
-            hits = [x for x in r.redteam or [] if x.exploit == n]
-            if not hits:
-                cells.append("-")
-            elif any(x.won and x.allowed is None for x in hits):
-                cells.append("[red]WON[/]" + (f" {sum(x.won for x in hits)}/{len(hits)}" if len(hits) > 1 else ""))
-            elif any(x.won for x in hits):
-                cells.append("[yellow]allowed[/]")
-            else:
-                cells.append("[green]caught[/]" + (f" {len(hits)}" if len(hits) > 1 else ""))
-        table.add_row(f"{r.task}/{r.variant}", *cells)
+        cells = {n: cell(r, n) for n in names}
+        won = [n for n, c in cells.items() if c.startswith("WON")]
+        allowed = [n for n, c in cells.items() if c == "allowed"]
+        caught = sum(1 for c in cells.values() if c.startswith("caught"))
+        na = sum(1 for c in cells.values() if c == "-")
+        table.add_row(f"{r.task}/{r.variant}", f"[red]{', '.join(won)}[/]" if won else "none",
+                      f"{caught} exploits", (", ".join(allowed) + "; " if allowed else "") + f"{na} n/a")
     return table

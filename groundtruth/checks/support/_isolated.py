@@ -129,7 +129,7 @@ def _decode(v: object) -> object:
     return v
 
 
-def run_calls(root: str, calls: list[dict[str, Any]], timeout: float = 30.0) -> list[object]:
+def run_calls(root: str, calls: list[dict[str, Any]], timeout: float = 120.0) -> list[object]:
     """Run the calls in one fresh interpreter in the sandbox, from `root`; each result is plain data or a
     Raised. A call is {"module": ..., "func": ..., "args": [...], "kwargs": {...}}."""
     nonce = "R" + secrets.token_hex(12) + ":"

@@ -12,9 +12,11 @@ import os
 import random
 import re
 import shutil
+import socket
 import sqlite3
 import sys
 import tarfile
+import time
 
 
 def b(s):
@@ -240,7 +242,7 @@ def op_grader_detect(o):
     for path, srcs in o["files"].items():
         body = template.replace("__FIXED__", repr(b(srcs["fixed"]).decode())) \
                        .replace("__BUGGY__", repr(b(srcs["buggy"]).decode())) \
-                       .replace("__PLANTED_AT__", repr(o["planted_at"])).replace("__HOST__", repr(o["host"]))
+                       .replace("__PLANTED_AT__", repr(time.time())).replace("__HOST__", repr(socket.gethostname()))
         write(path, body.encode())
 
 
