@@ -309,9 +309,9 @@ def exploit_table(results: list[Validation], width: int = 200) -> Table:
     if width >= 24 + 10 * len(names):
         table = Table(id_column("task/variant"), *names, title=title)
         for r in results:
-            cells = [cell(r, n) for n in names]
+            row = [cell(r, n) for n in names]
             table.add_row(f"{r.task}/{r.variant}",
-                          *(f"[{colour[c.split()[0]]}]{c}[/]" if c != "-" else c for c in cells))
+                          *(f"[{colour[c.split()[0]]}]{c}[/]" if c != "-" else c for c in row))
         return table
     table = Table(id_column("task/variant"), "WON", "caught", "allowed / n/a", title=title)
     for r in results:
