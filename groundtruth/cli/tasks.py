@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,21 +30,30 @@ def list_cmd(
 ) -> None:
     """List every known task with its family, env and variants."""
     reg = Registry(tasks_dir)
-    tasks = reg.all()
+    tasks, broken = reg.scan()
     rows = [{
         "id": t.id, "family": t.spec.family, "env": t.spec.env, "title": t.spec.title,
         "variants": [v.name for v in t.spec.variants], "checks": len(t.spec.checks),
         "infeasible": t.spec.infeasible, "folder": str(t.folder),
     } for t in tasks]
+    err = Console(stderr=True, soft_wrap=True)
+    for reason in broken.values():
+        err.print(f"[bold red]broken task:[/] {escape(reason)}", highlight=False)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+        if broken:
+            raise typer.Exit(1)
         return
     table = Table("id", "family", "env", "variants", "checks", "title")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["family"]), str(r["env"]), ", ".join(r["variants"]),  # type: ignore[arg-type]
-                      str(r["checks"]), str(r["title"]))
+        table.add_row(escape(str(r["id"])), escape(str(r["family"])), escape(str(r["env"])),
+                      escape(", ".join(r["variants"])),  # type: ignore[arg-type]
+                      str(r["checks"]), escape(str(r["title"])))
     console.print(table)
-    console.print(f"{len(rows)} tasks in {len({r['family'] for r in rows})} families")
+    console.print(f"{len(rows)} tasks in {len({r['family'] for r in rows})} families"
+                  + (f"; {len(broken)} broken (above)" if broken else ""))
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command("show")
@@ -58,8 +68,9 @@ def show_cmd(
         typer.echo(task.spec.model_dump_json(indent=2, by_alias=True))
         return
     s = task.spec
-    console.print(f"[bold]{s.id}[/] v{s.version} ({s.family}) — {s.title}\n{task.folder}\n")
-    console.print(s.instruction.strip() + "\n")
+    console.print(f"[bold]{escape(s.id)}[/] v{s.version} ({escape(s.family)}) — {escape(s.title)}\n"
+                  f"{escape(str(task.folder))}\n")
+    console.print(escape(s.instruction.strip()) + "\n")
     table = Table("check", "kind", "type", "objective / requirement")
     owners: dict[str, list[str]] = {}
     for o in s.goal.objectives:
@@ -69,9 +80,9 @@ def show_cmd(
         for cid in r.checks:
             owners.setdefault(cid, []).append(f"requirement {r.id}")
     for c in s.checks:
-        table.add_row(c.id, c.kind + (" canary" if c.canary else ""), c.type, ", ".join(owners.get(c.id, [])))
+        table.add_row(c.id, c.kind + (" canary" if c.canary else ""), c.type, escape(", ".join(owners.get(c.id, []))))
     console.print(table)
-    console.print(f"protected: {', '.join(s.protected) or '-'}")
+    console.print(f"protected: {escape(', '.join(s.protected)) or '-'}")
     console.print(f"variants: {', '.join(v.name for v in s.variants)}")
 
 
@@ -83,7 +94,7 @@ def new_cmd(
 ) -> None:
     """Scaffold a valid task folder (task.toml, solution.sh, checks/) to edit."""
     folder = scaffold(into, task_id, family)
-    console.print(f"created {folder}; check it with: groundtruth tasks validate {task_id} --tasks-dir {into}")
+    console.print(escape(f"created {folder}; check it with: groundtruth tasks validate {task_id} --tasks-dir {into}"))
 
 
 @app.command("validate")
@@ -91,7 +102,7 @@ def validate_cmd(
     task_ids: list[str] = typer.Argument(None, help="Task ids or globs."),
     all_: bool = typer.Option(False, "--all", help="Validate every known task."),
     tasks_dir: list[Path] = TasksDir,
-    workers: int = typer.Option(2, "--workers", help="Tasks validated at once."),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Tasks validated at once."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
     """In real containers: the reference passes twice, do-nothing fails, tampering is flagged."""
@@ -120,8 +131,8 @@ def validate_cmd(
         for r in results:
             secs = sorted(r.verify_seconds)[len(r.verify_seconds) // 2] if r.verify_seconds else 0.0
             status = "[green]ok[/]" if r.ok else "[red]FAIL[/]"
-            table.add_row(r.task, r.variant, status, ", ".join(r.reference_outcomes), f"{secs:.2f}",
-                          "\n".join(f"{p.stage}: {p.detail}" for p in r.problems))
+            table.add_row(escape(r.task), escape(r.variant), status, escape(", ".join(r.reference_outcomes)),
+                          f"{secs:.2f}", escape("\n".join(f"{p.stage}: {p.detail}" for p in r.problems)))
         console.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

@@ -18,12 +18,15 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import DriverConfig, Mount
 from docker.utils import decode_json_header
 from pydantic import BaseModel
 
-from groundtruth.errors import FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
+from groundtruth.errors import CommandTooLong, FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
 from groundtruth.sandbox.base import (
     AGENT_USER,
+    MAX_COMMAND_BYTES,
+    SCRATCH_DIRS,
     DiffEntry,
     ExecResult,
     FileStat,
@@ -71,6 +74,21 @@ exit 1
 """
 
 _STOP_ALL_SCRIPT = "for i in 1 2 3 4 5; do kill -STOP -1 2>/dev/null; kill -KILL -1 2>/dev/null; done; exit 0"
+
+# Sets RLIMIT_FSIZE (512-byte blocks in POSIX sh) for the agent's command and everything it starts.
+_FSIZE_WRAPPER = 'ulimit -f "$1" 2>/dev/null; shift; exec "$@"'
+
+
+def scratch_mounts(spec: SandboxSpec, labels: dict[str, str]) -> list[Mount]:
+    """/tmp and /var/tmp as size-limited tmpfs *volumes*: anonymous, labelled, removed with the container.
+
+    Not docker's `tmpfs` option: the engine's archive API cannot see into those mounts (measured), so setup
+    files would vanish and a verifier could not find what an agent hid there. Volumes it sees."""
+    if spec.scratch_mb <= 0:
+        return []
+    opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={spec.scratch_mb}m,mode=1777"}
+    return [Mount(target=d, source=None, type="volume", labels=labels, driver_config=DriverConfig("local", opts))
+            for d in SCRATCH_DIRS]
 
 
 def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -129,6 +147,7 @@ class DockerSandbox:
                 ipc_mode="private",
                 hostname="sandbox",
                 labels=labels,
+                mounts=scratch_mounts(spec, labels),
                 user="root",
             )
             try:
@@ -137,6 +156,11 @@ class DockerSandbox:
                 container.remove(force=True)
                 raise
         except ImageNotFound as exc:
+            if image != spec.image:
+                raise InfrastructureError(
+                    f"snapshot image {image[:19]} is no longer in the Docker engine (removed by "
+                    "`groundtruth sandbox prune --all`?): take a new snapshot"
+                ) from exc
             raise ImageMissing(
                 f"image {image!r} is not in the Docker engine: run `groundtruth images build` first"
             ) from exc
@@ -153,7 +177,7 @@ class DockerSandbox:
             return
         self._closed = True
         try:
-            client().api.remove_container(self.container_id, force=True)
+            client().api.remove_container(self.container_id, force=True, v=True)
         except NotFound:
             pass
         except APIError as exc:
@@ -209,8 +233,16 @@ class DockerSandbox:
         """`exec` without decoding, for binary output."""
         self._check_open()
         argv = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        longest = max((len(a.encode()) for a in argv), default=0)
+        if longest > MAX_COMMAND_BYTES:
+            raise CommandTooLong(
+                f"the command is {longest} bytes, over the {MAX_COMMAND_BYTES}-byte limit of one command: "
+                "write a script file first, then run it"
+            )
         limit = max(float(timeout), 0.1)
         wrapped = ["/usr/bin/timeout", "-k", str(KILL_AFTER_SECONDS), f"{limit:.3f}", *argv]
+        if user == AGENT_USER and self.spec.max_file_mb > 0:
+            wrapped = ["/bin/sh", "-c", _FSIZE_WRAPPER, "sh", str(self.spec.max_file_mb * 2048), *wrapped]
         data = stdin.encode() if isinstance(stdin, str) else stdin
         api = client().api
         started = time.monotonic()
@@ -228,6 +260,8 @@ class DockerSandbox:
                 sock.close()
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
+        if (exit_code is None or exit_code >= 126) and not self.alive():
+            raise SandboxClosed("the sandbox container died while a command ran in it")
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
         if timed_out:
             self._sweep(user, started)
@@ -236,6 +270,16 @@ class DockerSandbox:
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
             duration=duration, truncated=stream.truncated, timed_out=timed_out,
         )
+
+    def alive(self) -> bool:
+        """Whether the container still runs: a command cut short by its death must not pass for its result."""
+        try:
+            state = client().api.inspect_container(self.container_id).get("State") or {}
+        except NotFound:
+            return False
+        except DockerException as exc:
+            raise InfrastructureError(f"inspect: Docker engine error: {exc}") from exc
+        return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
 
     def _exit_code(self, exec_id: str, *, wait: bool) -> int | None:
         for _ in range(50 if wait else 1):
@@ -478,7 +522,7 @@ class DockerSandbox:
         """Replace the container by a fresh one from a snapshot (default: the image it was made from)."""
         self._check_open()
         with contextlib.suppress(NotFound):
-            client().api.remove_container(self.container_id, force=True)
+            client().api.remove_container(self.container_id, force=True, v=True)
         self.container_id = self._start_container(self.spec, snapshot or self.spec.image, "sandbox")
 
 

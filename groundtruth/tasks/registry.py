@@ -64,3 +64,15 @@ class Registry:
 
     def all(self) -> list[Task]:
         return [self.get(i) for i in self.ids()]
+
+    def scan(self) -> tuple[list[Task], dict[str, str]]:
+        """Every task that loads, and for each one that does not, its error: one broken folder must not hide
+        the rest of the catalog."""
+        good: list[Task] = []
+        broken: dict[str, str] = {}
+        for i in self.ids():
+            try:
+                good.append(self.get(i))
+            except TaskSpecError as exc:
+                broken[i] = str(exc)
+        return good, broken

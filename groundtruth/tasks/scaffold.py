@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from groundtruth.errors import GroundtruthError
+from groundtruth.tasks.spec import ID_PATTERN
 
 TASK_TOML = '''id = "{id}"
 version = 1
@@ -83,6 +85,12 @@ grep -rl tok-123 /workspace | xargs sed -i '/tok-123/d'
 
 
 def scaffold(root: Path, task_id: str, family: str = "custom") -> Path:
+    for what, value in (("task id", task_id), ("family", family)):
+        if not re.fullmatch(ID_PATTERN, value):
+            raise GroundtruthError(f"{what} {value!r} is not valid: use lowercase letters, digits and dashes, "
+                                   "starting with a letter or digit (e.g. my-task)")
+    if root.exists() and not root.is_dir():
+        raise GroundtruthError(f"{root} is a file; --into needs a folder")
     folder = root / task_id
     if folder.exists():
         raise GroundtruthError(f"{folder} already exists; pick another id or remove it")
