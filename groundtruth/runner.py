@@ -344,7 +344,8 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
                 f"continue with: groundtruth run --resume --db {db} --run-id {run_id}",
                 run_id=run_id, finished=n_done, total=len(jobs)) from exc
         except StoreError as exc:
-            raise StoreError(f"{exc}; to continue: groundtruth run --resume --db {db} --run-id {run_id}") from exc
+            raise StoreError(f"{exc}; then continue with: groundtruth run --resume --db {db} --run-id {run_id}") \
+                from exc
         earlier = [stored_result(row) for row in store.episodes(run_id) if row["id"] in done]
     finally:
         if store is not None:

@@ -40,8 +40,7 @@ def explain(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc)
     low = text.lower()
     if "disk is full" in low or "disk i/o" in low:
-        return (f"cannot write to {path}: the disk is full (or failing); what is already stored is kept: free space, "
-                "then continue with --resume")
+        return f"cannot write to {path}: the disk is full (or failing); what is already stored is kept: free space"
     if "readonly" in low or "read-only" in low:
         return f"cannot write to {path}: it is read-only; fix its permissions or choose another --db"
     if "locked" in low or "busy" in low:

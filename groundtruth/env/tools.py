@@ -24,6 +24,8 @@ def run_tool(sb: DockerSandbox, action: Action, exec_timeout: float, obs_limit: 
             return f"error: {exc}", None
         flags = " (timed out)" if res.timed_out else ""
         flags += " (output truncated)" if res.truncated else ""
+        if res.pids_exhausted:
+            flags += " (the sandbox hit its process limit: the processes this command started were killed)"
         half = obs_limit // 2
         body = f"exit code {res.exit_code}{flags}\n"
         if res.stdout:

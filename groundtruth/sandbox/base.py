@@ -38,6 +38,7 @@ class ExecResult(BaseModel):
     duration: float
     truncated: bool = False
     timed_out: bool = False
+    pids_exhausted: bool = False
 
     @property
     def ok(self) -> bool:

@@ -44,22 +44,22 @@ _GO_DIR = 1 << 31
 _GO_SYMLINK = 1 << 27
 _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
 
-# Runs as the timed-out command's user: kills every process of that uid that started after the command
-# did, which catches double-forked daemons that left the process group `timeout` killed.
+# Runs as the timed-out command's user: kills every process of that uid that started after the command did,
+# which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
+# fork), so it still works when a fork bomb has used up the pids limit; start times in USER_HZ (100) ticks.
 _SWEEP_SCRIPT = r"""
 el="$1"; me=$$
-tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-read up _ < /proc/uptime
-lim=$(awk -v u="$up" -v e="$el" -v t="$tck" 'BEGIN{v=(u-e)*t; if (v<0) v=0; printf "%d", v}')
-myuid=$(id -u)
+read -r up _ < /proc/uptime
+frac=${up#*.}; frac=${frac#0}
+lim=$(( ${up%.*} * 100 + frac - el ))
 pass=0
 while [ $pass -lt 8 ]; do
   found=""
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     [ "$p" = "$me" ] && continue
-    [ "$(stat -c %u "$d" 2>/dev/null)" = "$myuid" ] || continue
-    st=$(cat "$d/stat" 2>/dev/null) || continue
+    [ -O "$d" ] || continue
+    read -r st 2>/dev/null < "$d/stat" || continue
     rest=${st##*) }
     set -- $rest
     shift 19
@@ -72,6 +72,8 @@ while [ $pass -lt 8 ]; do
 done
 exit 1
 """
+
+_FORK_FAILED = b"Resource temporarily unavailable"
 
 _STOP_ALL_SCRIPT = "for i in 1 2 3 4 5; do kill -STOP -1 2>/dev/null; kill -KILL -1 2>/dev/null; done; exit 0"
 
@@ -109,6 +111,7 @@ class RawExec(BaseModel):
     duration: float
     truncated: bool
     timed_out: bool
+    pids_exhausted: bool = False
 
 
 class DockerSandbox:
@@ -217,6 +220,7 @@ class DockerSandbox:
             duration=raw.duration,
             truncated=raw.truncated,
             timed_out=raw.timed_out,
+            pids_exhausted=raw.pids_exhausted,
         )
 
     def exec_bytes(
@@ -260,16 +264,27 @@ class DockerSandbox:
                 sock.close()
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
-        if (exit_code is None or exit_code >= 126) and not self.alive():
+        if (exit_code is None or exit_code >= 128) and self._died():
             raise SandboxClosed("the sandbox container died while a command ran in it")
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
+        exhausted = False
         if timed_out:
             self._sweep(user, started)
             exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
+        elif _FORK_FAILED in stream.stdout or _FORK_FAILED in stream.stderr:
+            exhausted = self._pids_exhausted()
+            if exhausted:  # a fork bomb left running would make the sandbox unusable for the rest of the episode
+                self._sweep(user, started)
         return RawExec(
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
-            duration=duration, truncated=stream.truncated, timed_out=timed_out,
+            duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
         )
+
+    def _pids_exhausted(self) -> bool:
+        try:
+            return len(self.processes()) >= self.spec.pids - 8
+        except InfrastructureError:
+            return False
 
     def alive(self) -> bool:
         """Whether the container still runs: a command cut short by its death must not pass for its result."""
@@ -281,6 +296,14 @@ class DockerSandbox:
             raise InfrastructureError(f"inspect: Docker engine error: {exc}") from exc
         return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
 
+    def _died(self) -> bool:
+        """After a command ended by a signal: was it the container dying? Its state lags the kill by a moment."""
+        for _ in range(3):
+            if not self.alive():
+                return True
+            time.sleep(0.1)
+        return False
+
     def _exit_code(self, exec_id: str, *, wait: bool) -> int | None:
         for _ in range(50 if wait else 1):
             info = _engine_call("exec inspect", client().api.exec_inspect, exec_id)
@@ -290,18 +313,23 @@ class DockerSandbox:
         return None
 
     def _sweep(self, user: str, started: float) -> None:
-        """After a timeout, no process that the command started may survive it."""
-        for _ in range(5):
-            elapsed = time.monotonic() - started + 0.1
+        """After a timeout, no process that the command started may survive it. Retried: under a fork bomb the
+        sweep itself needs one free pid to start, and the bomb's churn frees one now and then."""
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
             try:
                 res = client().api.exec_create(
-                    self.container_id, ["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", f"{elapsed:.2f}"], user=user,
+                    self.container_id, ["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user=user,
                 )
                 client().api.exec_start(res["Id"])
                 if client().api.exec_inspect(res["Id"]).get("ExitCode") == 0:
                     return
+            except NotFound:
+                return  # the container is gone: nothing left to sweep
             except APIError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.1)
 
     # files -----------------------------------------------------------------------------------------
     def stat(self, path: str) -> FileStat:
