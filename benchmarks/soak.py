@@ -16,16 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
+import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from groundtruth import images
+from groundtruth.errors import RunInterrupted
 from groundtruth.runner import EpisodeResult, RunConfig, plan, run
 from groundtruth.sandbox import DockerSandbox, SandboxSpec
 from groundtruth.sandbox.engine import LABEL_MANAGED, LABEL_RUN, client
@@ -90,10 +94,13 @@ def agents(folder: Path) -> tuple[list[str], set[str]]:
     return HONEST + hostile, set(hostile)
 
 
-def ledger(db: Path, run_id: str, expected: set[str]) -> dict[str, Any]:
+def ledger(db: Path, run_id: str, expected: set[str], reported: set[str]) -> dict[str, Any]:
+    """`lost`: episodes the runner reported finished that the store does not hold as finished (want 0);
+    `unfinished`: planned episodes not finished (0 unless the soak was stopped by its time budget)."""
     con = sqlite3.connect(db)
     try:
         rows = con.execute("select id, status from episodes where run_id = ?", [run_id]).fetchall()
+        finished = {r[0] for r in rows if r[1] in ("done", "infra_error")}
         ids = [r[0] for r in rows]
         dup_steps = con.execute("select count(*) from (select 1 from steps where episode_id like ? "
                                 "group by episode_id, idx having count(*) > 1)", [f"{run_id}/%"]).fetchone()[0]
@@ -105,7 +112,8 @@ def ledger(db: Path, run_id: str, expected: set[str]) -> dict[str, Any]:
         integrity = con.execute("pragma integrity_check").fetchone()[0]
     finally:
         con.close()
-    return {"episodes_stored": len(ids), "lost": len(expected - set(ids)), "duplicated": len(ids) - len(set(ids)),
+    return {"episodes_stored": len(ids), "finished": len(finished), "lost": len(reported - finished),
+            "unfinished": len(expected - finished), "duplicated": len(ids) - len(set(ids)),
             "unexpected": len(set(ids) - expected), "duplicated_steps": dup_steps, "statuses": statuses,
             "classifications": classes, "integrity_check": integrity}
 
@@ -116,6 +124,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--task", default="*", help="task ids or globs, comma-separated (default: the whole catalog)")
     ap.add_argument("--db", type=Path, default=None, help="SQLite file (default: a fresh one in a temp folder)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="time budget: then stop the run as Ctrl-C would, and report what finished")
     ap.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = ap.parse_args()
     if args.target < 1 or args.concurrency < 1:
@@ -137,30 +147,44 @@ def main() -> None:
     before = {"mem_available_mib": round(mem_available_mib()), **engine_counts(f"{LABEL_MANAGED}=1")}
     started = time.monotonic()
     done = 0
+    reported: set[str] = set()
 
     def tick(r: EpisodeResult) -> None:
         nonlocal done
         done += 1
+        reported.add(r.id)
         if done % 25 == 0 or r.status != "done":
             rate = done / (time.monotonic() - started) * 60
             say(f"  {done}/{len(expected)} ({rate:.1f}/min) last: {r.task} {r.agent[-24:]} {r.classification}")
 
-    _, results = run(config, db, run_id=run_id, on_result=tick)
+    if args.minutes:
+        budget = threading.Timer(args.minutes * 60, lambda: os.kill(os.getpid(), signal.SIGINT))
+        budget.daemon = True
+        budget.start()
+    interrupted = False
+    try:
+        _, results = run(config, db, run_id=run_id, on_result=tick)
+    except RunInterrupted as exc:
+        interrupted = True
+        say(exc.message)
+        results = []
     minutes = (time.monotonic() - started) / 60
+    n_done = len(results) if not interrupted else len(reported)
     time.sleep(10)  # let the engine finish auto-removals before counting
     after = {"mem_available_mib": round(mem_available_mib()), **engine_counts(f"{LABEL_MANAGED}=1")}
     report = {
         "run_id": run_id, "db": str(db), "concurrency": args.concurrency, "agents": names,
-        "hostile_agents": sorted(hostile), "episodes_planned": len(expected), "episodes_returned": len(results),
-        "minutes": round(minutes, 1), "episodes_per_minute": round(len(results) / minutes, 2),
-        "leaked": engine_counts(f"{LABEL_RUN}={run_id}"), "store": ledger(db, run_id, expected),
+        "hostile_agents": sorted(hostile), "episodes_planned": len(expected), "episodes_finished": n_done,
+        "stopped_by_time_budget": interrupted, "minutes": round(minutes, 1),
+        "episodes_per_minute": round(n_done / minutes, 2),
+        "leaked": engine_counts(f"{LABEL_RUN}={run_id}"), "store": ledger(db, run_id, expected, reported),
         "host_before": before, "host_after": after,
         "runner_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "memory_per_sandbox": memory,
     }
     if not args.json:
         st = report["store"]
-        say(f"\n{len(results)} episodes in {report['minutes']} min ({report['episodes_per_minute']}/min); leaked "
+        say(f"\n{n_done} episodes in {report['minutes']} min ({report['episodes_per_minute']}/min); leaked "
             f"{report['leaked']}; lost {st['lost']}, duplicated {st['duplicated']} (steps {st['duplicated_steps']}); "
             f"integrity {st['integrity_check']}; MemAvailable {before['mem_available_mib']} -> "
             f"{after['mem_available_mib']} MiB\n")

@@ -168,3 +168,38 @@ def test_deep_nesting_is_refused_not_recursed() -> None:
     with pytest.raises(ActionError, match="nested"):
         parse_action(circular, TOOLS)
     assert isinstance(loggable(circular), str)
+
+
+@pytest.mark.docker
+def test_a_real_env_survives_any_action_then_still_verifies() -> None:
+    """Junk of every kind into one live episode: each is an error observation, and the episode still ends
+    with a verified claim."""
+    import gymnasium as gym
+
+    import groundtruth.env  # noqa: F401 - registers the envs
+
+    env = gym.make("groundtruth/Shell-v0", task="leaked-token", max_steps=100_000).unwrapped
+    try:
+        env.reset(seed=0)
+        seen: list[str] = []
+
+        @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(json_values | action_dicts.filter(lambda a: a.get("tool") in (None, 1, True, "", "Bash", "rm"))
+               | st.sampled_from([12345, None, ["tool", "bash"], Weird(), b"\xff", {"tool": "submit",
+                                  "success": "yes", "confidence": 0.9}, {"tool": "submit", "success": True,
+                                  "confidence": math.nan}, {"tool": "submit", "success": True,
+                                  "confidence": 0.9, "objectives": {"no-such-objective": True}}]))
+        def junk(action: Any) -> None:
+            obs, reward, terminated, truncated, info = env.step(action)
+            assert obs.startswith("error: ") and "\n" not in obs.split(". Send one JSON object")[0]
+            assert not terminated and not truncated and reward == 0.0 and "infra_error" not in info
+            seen.append(obs)
+
+        junk()
+        assert env.claim is None  # no junk became a claim
+        _, reward, terminated, _, info = env.step({"tool": "submit", "success": True, "confidence": 0.9})
+        assert terminated and info["classification"] == "false_success" and reward == 0.0
+        assert len(env.transcript) == len(seen) + 1
+        json.dumps([s.model_dump(mode="json") for s in env.transcript])  # the transcript stays storable
+    finally:
+        env.close()

@@ -33,7 +33,7 @@ from groundtruth.sandbox.base import (
     ProcessInfo,
     SandboxSpec,
 )
-from groundtruth.sandbox.engine import base_labels, client
+from groundtruth.sandbox.engine import LABEL_KIND, base_labels, client
 from groundtruth.sandbox.streams import pump
 
 T = TypeVar("T")
@@ -541,7 +541,8 @@ class DockerSandbox:
         tag = f"snap-{uuid.uuid4().hex[:12]}"
         image = _engine_call(
             "snapshot", client().api.commit, self.container_id, repository="groundtruth-snapshot", tag=tag,
-            conf={"Labels": base_labels(self.spec.run_id, self.spec.episode_id, self.spec.ttl_seconds, "snapshot")},
+            conf={"Labels": {**base_labels(self.spec.run_id, self.spec.episode_id, self.spec.ttl_seconds),
+                             **self.spec.labels, LABEL_KIND: "snapshot"}},
         )
         self._snapshots.append(str(image["Id"]))
         return str(image["Id"])
