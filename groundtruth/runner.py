@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from docker.errors import DockerException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from requests.exceptions import RequestException
 
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
@@ -216,7 +217,7 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
         except Exception as exc:  # never the agent's failure: retried, then reported apart
             last_error = f"{type(exc).__name__}: {exc}"
             store.record_attempt_error(key.id, attempt, last_error)
-            if not isinstance(exc, InfrastructureError):
+            if not isinstance(exc, InfrastructureError | DockerException | RequestException):
                 break  # a task bug or an internal error will not go away by retrying
             if attempt < attempts:
                 time.sleep(min(2.0 * attempt, 5.0))

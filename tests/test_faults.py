@@ -324,3 +324,17 @@ def test_bad_input_beside_a_live_run_never_harms_it(tmp_path: Path) -> None:
     result = json.loads(out)
     assert [e["status"] for e in result["episodes"]] == ["done"] * 4
     assert _rows(db, "pragma integrity_check") == [("ok",)]
+
+
+def test_an_engine_too_busy_to_answer_is_an_infrastructure_error() -> None:
+    """Seen in the soak at load 200+: the Docker client's read timeout is a requests error, not a Docker one."""
+    from requests.exceptions import ReadTimeout
+
+    from groundtruth.errors import InfrastructureError
+    from groundtruth.sandbox.docker import _engine_call
+
+    def busy() -> None:
+        raise ReadTimeout("Read timed out. (read timeout=120)")
+
+    with pytest.raises(InfrastructureError, match="exec: Docker engine error: Read timed out"):
+        _engine_call("exec", busy)

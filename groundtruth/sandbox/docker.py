@@ -21,6 +21,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig, Mount
 from docker.utils import decode_json_header
 from pydantic import BaseModel
+from requests.exceptions import RequestException
 
 from groundtruth.errors import CommandTooLong, FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
 from groundtruth.sandbox.base import (
@@ -100,7 +101,7 @@ def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if "Could not find the file" in str(exc.explanation):
             raise FileNotFoundError(f"{what}: {exc.explanation}") from exc
         raise SandboxClosed(f"{what}: the sandbox container is gone ({exc.explanation})") from exc
-    except DockerException as exc:
+    except (DockerException, RequestException) as exc:  # an overloaded engine answers with a read timeout
         raise InfrastructureError(f"{what}: Docker engine error: {exc}") from exc
 
 
@@ -167,7 +168,7 @@ class DockerSandbox:
             raise ImageMissing(
                 f"image {image!r} is not in the Docker engine: run `groundtruth images build` first"
             ) from exc
-        except APIError as exc:
+        except (APIError, RequestException) as exc:
             raise InfrastructureError(f"could not start a sandbox from {image!r}: {exc}") from exc
         return str(container.id)
 
@@ -292,7 +293,7 @@ class DockerSandbox:
             state = client().api.inspect_container(self.container_id).get("State") or {}
         except NotFound:
             return False
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             raise InfrastructureError(f"inspect: Docker engine error: {exc}") from exc
         return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
 
@@ -337,7 +338,7 @@ class DockerSandbox:
         api = client().api
         try:
             res = api.head(api._url("/containers/{0}/archive", self.container_id), params={"path": path})
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             raise InfrastructureError(f"stat {path}: {exc}") from exc
         if res.status_code == 404:
             if "No such container" in res.text:
