@@ -320,17 +320,30 @@ class DockerSandbox:
         while time.monotonic() < give_up:
             elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
             try:
-                res = client().api.exec_create(
-                    self.container_id, ["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user=user,
-                )
-                client().api.exec_start(res["Id"])
-                if client().api.exec_inspect(res["Id"]).get("ExitCode") == 0:
-                    return
+                code = self._run_detached(["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user,
+                                          give_up)
             except NotFound:
                 return  # the container is gone: nothing left to sweep
-            except APIError:
-                pass
+            except (APIError, RequestException):
+                code = None
+            if code == 0:
+                return
             time.sleep(0.1)
+
+    def _run_detached(self, argv: list[str], user: str, give_up: float) -> int | None:
+        """Start a helper command detached and poll for its exit code until `give_up`. Never the attached
+        `exec_start`: when an exec cannot start (a fork bomb has every pid) the engine may never close the
+        attached stream, and that read has no timeout (seen in the soak: workers blocked for good)."""
+        api = client().api
+        exec_id = api.exec_create(self.container_id, argv, user=user)["Id"]
+        api.exec_start(exec_id, detach=True)
+        while True:
+            info = api.exec_inspect(exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            if time.monotonic() >= give_up:
+                return None
+            time.sleep(0.05)
 
     # files -----------------------------------------------------------------------------------------
     def stat(self, path: str) -> FileStat:
@@ -528,9 +541,10 @@ class DockerSandbox:
             if not any(p.uid == uid for p in self.processes()):
                 return before
             try:
-                res = client().api.exec_create(self.container_id, ["/bin/sh", "-c", _STOP_ALL_SCRIPT], user=user)
-                client().api.exec_start(res["Id"])
-            except APIError:
+                self._run_detached(["/bin/sh", "-c", _STOP_ALL_SCRIPT], user, time.monotonic() + 10)
+            except NotFound as exc:
+                raise SandboxClosed("the sandbox container is gone") from exc
+            except (APIError, RequestException):
                 time.sleep(0.2)
         if any(p.uid == uid for p in self.processes()):
             raise InfrastructureError(f"could not stop the processes of {user!r} in the sandbox")
