@@ -215,6 +215,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
         except (Cancelled, StoreError):
             raise  # the run stops: a store that cannot be written is nobody's episode failure
         except Exception as exc:  # never the agent's failure: retried, then reported apart
+            if cancel.is_set():
+                raise Cancelled() from exc  # stopped by Ctrl-C: unfinished, so --resume runs it again
             last_error = f"{type(exc).__name__}: {exc}"
             store.record_attempt_error(key.id, attempt, last_error)
             if not isinstance(exc, InfrastructureError | DockerException | RequestException):
