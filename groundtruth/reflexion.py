@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from groundtruth import __version__
 from groundtruth.agents import make_agent
 from groundtruth.errors import GroundtruthError
-from groundtruth.runner import Batch, EpisodeResult, Job, RunConfig, episode_pool, run_episode
+from groundtruth.runner import Batch, EpisodeResult, Job, RunConfig, episode_pool, preflight, run_episode
 from groundtruth.store import EpisodeKey, Store
 from groundtruth.tasks.registry import Registry
 
@@ -268,7 +268,8 @@ def run_reflexion(config: ReflexionConfig, db: str | Path, *, run_id: str | None
         raise GroundtruthError("--feedback simulator needs --simulator, e.g. 'scripted:p=0.5'")
     task = Registry([Path(p) for p in config.tasks_dir]).get(config.task)
     variant = task.spec.variant(config.variant).name
-    make_agent(config.agent).close()  # an unknown agent fails here, before any container starts
+    # an unknown agent, a missing program or an unreachable engine fails here, before any row or container
+    preflight(RunConfig(tasks=[task.id], agents=[config.agent], simulator=config.simulator))
     run_id = run_id or f"reflexion-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
     store = Store(db)

@@ -6,6 +6,7 @@ again from scratch, and containers of dead runs are swept by label.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -15,34 +16,49 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from docker.errors import DockerException
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from requests.exceptions import RequestException
 
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
 from groundtruth.audit.classify import classify
 from groundtruth.env.core import GroundtruthEnv
 from groundtruth.env.definitions import definition_for
-from groundtruth.errors import GroundtruthError, InfrastructureError
+from groundtruth.errors import GroundtruthError, InfrastructureError, RunInterrupted, StoreError
+from groundtruth.sandbox.engine import client
 from groundtruth.sandbox.prune import prune
 from groundtruth.store import EpisodeKey, Store
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 
+MAX_SEED = 2**32 - 1  # what numpy and Gymnasium accept
+
+
+def _unique(values: list[str]) -> list[str]:
+    """Order kept, repeats dropped: `--agent oracle,oracle` must not give two episodes one id."""
+    return list(dict.fromkeys(v for v in values if v))
+
 
 class RunConfig(BaseModel):
-    tasks: list[str]
-    agents: list[str]
+    tasks: list[str] = Field(min_length=1)
+    agents: list[str] = Field(min_length=1)
     episodes: int = Field(default=1, ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     concurrency: int = Field(default=2, ge=1)
     variants: list[str] = Field(default_factory=list, description="empty: each task's first variant; 'all'")
     simulator: str | None = None
-    reward: str = "verified"
+    reward: Literal["verified", "calibrated", "simulator"] = "verified"
     retries: int = Field(default=2, ge=0)
     max_steps: int | None = Field(default=None, ge=1, description="cap below each task's own step limit")
     tasks_dir: list[str] = Field(default_factory=list)
+
+    @field_validator("tasks", "agents", "variants")
+    @classmethod
+    def _dedupe(cls, v: list[str]) -> list[str]:
+        return _unique(v)
 
 
 class EpisodeResult(BaseModel):
@@ -93,7 +109,34 @@ def plan(config: RunConfig, registry: Registry, run_id: str) -> list[Job]:
                     jobs.append(Job(key=key, task=task))
     if not jobs:
         raise GroundtruthError("nothing to run: no task has the requested variant(s)")
+    if config.seed + config.episodes - 1 > MAX_SEED:
+        raise GroundtruthError(f"seeds {config.seed}..{config.seed + config.episodes - 1} go past {MAX_SEED}; "
+                               "use a smaller --seed or fewer --episodes")
     return jobs
+
+
+def preflight(config: RunConfig) -> None:
+    """Everything that can be wrong with a run's configuration, found before a row is written or a container
+    started: each agent is built once (an unknown name or a missing program fails here), the simulator is
+    parsed, the reward has what it needs, and the engine answers."""
+    if config.reward == "simulator" and not config.simulator:
+        raise GroundtruthError("--reward simulator needs --simulator, e.g. --simulator 'scripted:p=0.5'")
+    for spec in config.agents:
+        agent = make_agent(spec)
+        try:
+            check = getattr(agent, "check", None)
+            if callable(check):
+                check()
+        finally:
+            agent.close()
+    if config.simulator:
+        from groundtruth.simulators import make_simulator
+
+        sim = make_simulator(config.simulator)
+        closer = getattr(sim, "close", None)
+        if callable(closer):
+            closer()
+    client()  # raises EngineUnavailable with what to do
 
 
 def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
@@ -122,6 +165,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                              episode_id=key.id,
                              max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps))
         agent = agent_factory() if agent_factory is not None else make_agent(key.agent)
+        if hasattr(agent, "cancel"):
+            agent.cancel = cancel  # an agent waiting for its process's reply stops waiting when the run stops
         try:
             obs, _ = env.reset(seed=key.seed)
             agent.begin(EpisodeContext(task=task, variant=env.variant, seed=key.seed, observation=obs,
@@ -134,6 +179,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                     action = agent.act(obs)
                     obs, reward, terminated, truncated, info = env.step(action)
                 except AgentProcessError as exc:
+                    if cancel.is_set():
+                        raise Cancelled() from exc
                     obs, reward, terminated, truncated, info = env.abandon(str(exc))
                 for log in env.transcript[stored:]:
                     store.record_step(key.id, log.model_dump(mode="json"))
@@ -165,21 +212,45 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                 judged_success=signals.judged_success, reward=float(reward), steps=env.steps,
                 seconds=sum(s.seconds for s in env.transcript), attempts=attempt,
             )
-        except Cancelled:
-            raise
+        except (Cancelled, StoreError):
+            raise  # the run stops: a store that cannot be written is nobody's episode failure
         except Exception as exc:  # never the agent's failure: retried, then reported apart
+            if cancel.is_set():
+                raise Cancelled() from exc  # stopped by Ctrl-C: unfinished, so --resume runs it again
             last_error = f"{type(exc).__name__}: {exc}"
             store.record_attempt_error(key.id, attempt, last_error)
-            if not isinstance(exc, InfrastructureError):
+            if not isinstance(exc, InfrastructureError | DockerException | RequestException):
                 break  # a task bug or an internal error will not go away by retrying
             if attempt < attempts:
                 time.sleep(min(2.0 * attempt, 5.0))
         finally:
             agent.close()
             env.close()
+            _store_stderr(store, key.id, agent)
     store.finish_episode(key.id, status="infra_error", classification="infra_error", error=last_error)
     return EpisodeResult(id=key.id, task=key.task, variant=key.variant, agent=key.agent, seed=key.seed,
                          status="infra_error", classification="infra_error", attempts=attempts, error=last_error)
+
+
+def _store_stderr(store: Store, episode_id: str, agent: Agent) -> None:
+    log_fn = getattr(agent, "stderr_log", None)
+    log = log_fn() if callable(log_fn) else None
+    if log is not None:
+        store.record_agent_stderr(episode_id, *log)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Cleanup after Ctrl-C must finish: a second Ctrl-C would otherwise leave containers behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @contextmanager
@@ -221,47 +292,82 @@ def episode_pool(store: Store, run_id: str, concurrency: int, cancel: threading.
         cancel.set()
         raise
     finally:
-        batch.pool.shutdown(wait=True, cancel_futures=True)
-        prune(run_id=run_id)
-        store.end_run(run_id, batch.status)
+        with _signals_ignored():
+            batch.pool.shutdown(wait=True, cancel_futures=True)
+            # the engine went away: the containers expire by themselves and are stale for the next run
+            with contextlib.suppress(GroundtruthError, DockerException):
+                prune(run_id=run_id)
+            with contextlib.suppress(StoreError):  # a full disk: the run row says "running"; --resume still works
+                store.end_run(run_id, batch.status)
 
 
 def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume: bool = False,
         on_start: Callable[[int, int], None] | None = None,
         on_result: Callable[[EpisodeResult], None] | None = None) -> tuple[str, list[EpisodeResult]]:
-    """Runs every planned episode not already finished; returns the run id and this invocation's results."""
-    store = Store(db)
-    registry = Registry([Path(p) for p in config.tasks_dir])
-    if resume:
-        run_id = run_id or store.latest_run(kind="run")
-        if run_id is None:
-            raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
-        config = RunConfig.model_validate(store.run_config(run_id))
-    run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    jobs = plan(config, registry, run_id)
-    done = store.finished_ids(run_id)
-    todo = [j for j in jobs if j.key.id not in done]
-    store.begin_run(run_id, {**config.model_dump(), "kind": "run"})
-    prune(stale_only=True)
-    if on_start:
-        on_start(len(jobs), len(jobs) - len(todo))
-    cancel = threading.Event()
-    results: list[EpisodeResult] = []
+    """Runs every planned episode not already finished; returns the run id and every episode of the run (those
+    an earlier, interrupted invocation finished included). `on_result` sees only this invocation's."""
+    store: Store | None = Store(db) if resume else None
     try:
-        with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
-            pending: set[Future[EpisodeResult]] = {
-                batch.pool.submit(run_episode, j, config, store, cancel) for j in todo
-            }
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    res = fut.result()
-                    results.append(res)
-                    if on_result:
-                        on_result(res)
+        if store is not None:
+            run_id = run_id or store.latest_run(kind="run")
+            if run_id is None:
+                raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
+            config = RunConfig.model_validate(store.run_config(run_id))
+        run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        jobs = plan(config, Registry([Path(p) for p in config.tasks_dir]), run_id)
+        preflight(config)  # before a new database is created or a row written
+        if store is None:
+            store = Store(db)
+            if store.finished_ids(run_id):
+                raise GroundtruthError(f"run {run_id} already exists in {db}: continue it with --resume")
+        prune(stale_only=True)
+        done = store.finished_ids(run_id)
+        todo = [j for j in jobs if j.key.id not in done]
+        store.begin_run(run_id, {**config.model_dump(), "kind": "run"})
+        if on_start:
+            on_start(len(jobs), len(jobs) - len(todo))
+        cancel = threading.Event()
+        results: list[EpisodeResult] = []
+        try:
+            with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
+                pending: set[Future[EpisodeResult]] = {
+                    batch.pool.submit(run_episode, j, config, store, cancel) for j in todo
+                }
+                while pending:
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        res = fut.result()
+                        results.append(res)
+                        if on_result:
+                            on_result(res)
+        except KeyboardInterrupt as exc:
+            n_done = len(done) + len(results)
+            raise RunInterrupted(
+                f"interrupted: {n_done} of {len(jobs)} episodes of run {run_id} are finished and stored in {db}; "
+                f"continue with: groundtruth run --resume --db {db} --run-id {run_id}",
+                run_id=run_id, finished=n_done, total=len(jobs)) from exc
+        except StoreError as exc:
+            raise StoreError(f"{exc}; then continue with: groundtruth run --resume --db {db} --run-id {run_id}") \
+                from exc
+        earlier = [stored_result(row) for row in store.episodes(run_id) if row["id"] in done]
     finally:
-        store.close()
-    return run_id, results
+        if store is not None:
+            store.close()
+    return run_id, earlier + results
+
+
+def stored_result(row: dict[str, Any]) -> EpisodeResult:
+    """An episode an earlier invocation of the run finished, as the summary counts it."""
+    def flag(v: Any) -> bool | None:
+        return None if v is None else bool(v)
+
+    return EpisodeResult(
+        id=row["id"], task=row["task"], variant=row["variant"] or "", agent=row["agent"], seed=row["seed"] or 0,
+        status=row["status"], classification=row["classification"], verified=row["verified"],
+        tampered=bool(row["tampered"]), claimed_success=flag(row["claimed_success"]), confidence=row["confidence"],
+        judged_success=flag(row["judged_success"]), reward=row["reward"], steps=row["steps"] or 0,
+        seconds=row["seconds"] or 0.0, attempts=row["attempt"] or 1, error=row["error"],
+    )
 
 
 def summarize(results: list[EpisodeResult]) -> list[dict[str, Any]]:

@@ -1,4 +1,9 @@
-"""The SQLite store (sqlite-utils): every step is written as it happens, so a crash loses one episode at most."""
+"""The SQLite store (sqlite-utils): every step is written as it happens, so a crash loses one episode at most.
+
+A store opened for writing migrates older groundtruth databases additively (new tables, never a dropped or
+renamed column) and refuses files that are not groundtruth databases; readers (`audit`, `serve`) open the
+file read-only and never change it. Every SQLite failure becomes a `StoreError` that says what to do.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,97 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 from pydantic import BaseModel
 
 from groundtruth import __version__
 from groundtruth.audit.classify import EpisodeSignals
+from groundtruth.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SQLITE_HEADER = b"SQLite format 3\x00"
+META_TABLE = "groundtruth_meta"
+# What makes a database groundtruth's, in every schema version so far.
+REQUIRED_COLUMNS = {
+    "runs": {"id", "started", "status", "config"},
+    "episodes": {"id", "run_id", "task", "variant", "agent", "seed", "status"},
+}
+AGENT_STDERR_LIMIT = 64 * 1024
+
+
+def explain(exc: sqlite3.Error, path: Path) -> str:
+    """One line that says what went wrong with the database file and what to do about it."""
+    text = str(exc)
+    low = text.lower()
+    if "disk is full" in low or "disk i/o" in low:
+        return f"cannot write to {path}: the disk is full (or failing); what is already stored is kept: free space"
+    if "readonly" in low or "read-only" in low:
+        return f"cannot write to {path}: it is read-only; fix its permissions or choose another --db"
+    if "locked" in low or "busy" in low:
+        return f"{path} is locked by another process for too long; retry when it is done, or choose another --db"
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        return f"{path} is not a readable SQLite database ({text}); choose another --db"
+    if "unable to open" in low:
+        return f"cannot open {path} ({text}): check that its folder exists and is writable"
+    return f"database error in {path}: {text}"
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory: give --db a file path, e.g. {path / 'groundtruth.db'}")
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}; check its permissions or choose another --db") \
+                from exc
+        if head and head != SQLITE_HEADER:
+            raise StoreError(f"{path} is not a SQLite database; choose another --db (groundtruth creates the file)")
+    elif not path.parent.is_dir():
+        raise StoreError(f"the folder of {path} does not exist; create it first or choose another --db")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """`mode=ro`; where even that cannot work (a WAL database on a read-only file system has no -shm file and
+    cannot make one) the file cannot change either, so it is opened as immutable."""
+    uri = f"file:{quote(str(path.resolve()))}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc):
+            raise
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False, timeout=30)
+    return conn
+
+
+def _columns(db: sqlite_utils.Database) -> dict[str, set[str]]:
+    return {t: {c.name for c in db.table(t).columns} for t in db.table_names()}
+
+
+def _require_groundtruth(db: sqlite_utils.Database, path: Path, *, empty_ok: bool) -> None:
+    """Refuse a database that is someone else's: writing our tables into it would damage it."""
+    cols = _columns(db)
+    if not cols and empty_ok:
+        return
+    if not cols:
+        raise StoreError(f"{path} is an empty SQLite database with no groundtruth runs; "
+                         f"run `groundtruth run --db {path}` first")
+    for table, need in REQUIRED_COLUMNS.items():
+        missing = need - cols.get(table, set())
+        if missing:
+            found = ", ".join(sorted(cols)[:8]) + (", ..." if len(cols) > 8 else "")
+            lacks = ", ".join(sorted(missing))
+            raise StoreError(f"{path} is not a groundtruth database (table {table!r} lacks {lacks}; it holds: "
+                             f"{found}); choose another --db")
 
 
 class EpisodeKey(BaseModel):
@@ -31,19 +117,53 @@ class EpisodeKey(BaseModel):
 
 
 class Store:
-    """Thread-safe: one connection, one lock, WAL so readers (audit, Datasette) never block a run."""
+    """Thread-safe: one connection, one lock, WAL so readers (audit, Datasette) never block a run.
 
-    def __init__(self, path: str | Path) -> None:
+    `Store(path)` opens for writing (creating the file); `Store.open_readonly(path)` for readers."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.readonly = readonly
         self.lock = threading.RLock()
-        self._ensure_schema()
+        if readonly and not self.path.is_file():
+            raise StoreError(f"no database at {self.path}: run `groundtruth run --db {self.path}` first")
+        _check_file(self.path)
+        try:
+            if readonly:
+                conn = _connect_readonly(self.path)
+            else:
+                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            _require_groundtruth(self.db, self.path, empty_ok=not readonly)
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._ensure_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(explain(exc, self.path)) from exc
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """For readers: never creates, migrates or switches the journal mode of the file."""
+        return cls(path, readonly=True)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction under the lock; any SQLite failure becomes a StoreError that says what to do."""
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only")
+        with self.lock:
+            try:
+                with self.db.conn:
+                    yield self.db
+            except sqlite3.Error as exc:
+                raise StoreError(explain(exc, self.path)) from exc
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.db.table(name).exists())
 
     def _ensure_schema(self) -> None:
-        with self.lock:
+        with self._tx():
             db = self.db
             db.table("runs").create({
                 "id": str, "started": float, "finished": float, "status": str, "config": str, "version": str,
@@ -79,18 +199,26 @@ class Store:
             db.table("attempts").create({
                 "episode_id": str, "attempt": int, "error": str, "ts": float,
             }, if_not_exists=True)
+            db.table("agent_stderr").create({  # schema 2
+                "episode_id": str, "text": str, "bytes": int, "truncated": int,
+            }, pk="episode_id", if_not_exists=True)
+            db.table(META_TABLE).create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db.table(META_TABLE).upsert_all([
+                {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                {"key": "written_by", "value": __version__},
+            ], pk="key")
             for table, cols in (("episodes", ["run_id"]), ("episodes", ["agent"]), ("episodes", ["task"]),
                                 ("integrity", ["episode_id"]), ("attempts", ["episode_id"])):
                 db.table(table).create_index(cols, if_not_exists=True)
 
     # runs -----------------------------------------------------------------------------------------
     def begin_run(self, run_id: str, config: dict[str, Any]) -> None:
-        with self.lock:
+        with self._tx():
             self.db.table("runs").upsert({"id": run_id, "started": time.time(), "status": "running",
                                     "config": json.dumps(config), "version": __version__}, pk="id")
 
     def end_run(self, run_id: str, status: str) -> None:
-        with self.lock:
+        with self._tx():
             self.db.table("runs").update(run_id, {"finished": time.time(), "status": status})
 
     def latest_run(self, kind: str | None = None) -> str | None:
@@ -100,8 +228,11 @@ class Store:
         return str(rows[0]["id"]) if rows else None
 
     def run_config(self, run_id: str) -> dict[str, Any]:
-        row = self.db.table("runs").get(run_id)
-        return dict(json.loads(row["config"]))
+        rows = list(self.db.query("select config from runs where id = ?", [run_id]))
+        if not rows:
+            recent = [r["id"] for r in self.db.query("select id from runs order by started desc limit 5")]
+            raise StoreError(f"no run {run_id!r} in {self.path}; recent runs: {', '.join(recent) or 'none'}")
+        return dict(json.loads(rows[0]["config"]))
 
     # episodes -------------------------------------------------------------------------------------
     def finished_ids(self, run_id: str) -> set[str]:
@@ -111,8 +242,8 @@ class Store:
 
     def begin_episode(self, key: EpisodeKey, attempt: int, **fields: Any) -> None:
         """A (re)started episode forgets whatever a crashed attempt wrote: no duplicates on resume."""
-        with self.lock, self.db.conn:
-            for table in ("steps", "checks", "claims", "judgments", "goal_states", "integrity"):
+        with self._tx():
+            for table in ("steps", "checks", "claims", "judgments", "goal_states", "integrity", "agent_stderr"):
                 self.db.execute(f"delete from {table} where episode_id = ?", [key.id])
             self.db.table("episodes").upsert({
                 "id": key.id, "run_id": key.run_id, "task": key.task, "variant": key.variant, "agent": key.agent,
@@ -120,7 +251,7 @@ class Store:
             }, pk="id", alter=True)
 
     def record_step(self, episode_id: str, step: dict[str, Any]) -> None:
-        with self.lock, self.db.conn:
+        with self._tx():
             action = step["action"]
             self.db.table("steps").upsert({
                 "episode_id": episode_id, "idx": step["index"], "tool": step["tool"],
@@ -130,22 +261,34 @@ class Store:
             }, pk=("episode_id", "idx"))
 
     def record_goal_states(self, episode_id: str, states: list[dict[str, Any]]) -> None:
-        with self.lock, self.db.conn:
+        with self._tx():
             self.db.table("goal_states").upsert_all(
                 [{"episode_id": episode_id, "turn": s["turn"], "state": json.dumps(s)} for s in states],
                 pk=("episode_id", "turn"),
             )
 
     def record_attempt_error(self, episode_id: str, attempt: int, error: str) -> None:
-        with self.lock, self.db.conn:
+        with self._tx():
             self.db.table("attempts").insert({"episode_id": episode_id, "attempt": attempt, "error": error,
                                         "ts": time.time()})
+
+    def record_agent_stderr(self, episode_id: str, text: str, size: int, truncated: bool) -> None:
+        """What an external agent wrote to stderr (bounded), kept with its episode for debugging."""
+        with self._tx():
+            self.db.table("agent_stderr").upsert({"episode_id": episode_id, "text": text, "bytes": size,
+                                                  "truncated": int(truncated)}, pk="episode_id")
+
+    def agent_stderr(self, episode_id: str) -> str | None:
+        if not self.has_table("agent_stderr"):
+            return None  # a database from before schema 2
+        rows = list(self.db.query("select text from agent_stderr where episode_id = ?", [episode_id]))
+        return str(rows[0]["text"]) if rows else None
 
     def finish_episode(self, episode_id: str, *, status: str, signals: EpisodeSignals | None = None,
                        classification: str | None = None, reward: float | None = None,
                        verdict: dict[str, Any] | None = None, claim: dict[str, Any] | None = None,
                        judgment: dict[str, Any] | None = None, steps: int = 0, error: str | None = None) -> None:
-        with self.lock, self.db.conn:
+        with self._tx():
             row: dict[str, Any] = {"status": status, "finished": time.time(), "steps": steps, "error": error,
                                    "classification": classification, "reward": reward}
             started = self.db.table("episodes").get(episode_id)["started"]
@@ -206,4 +349,5 @@ class Store:
         return out
 
     def close(self) -> None:
-        self.db.conn.close()
+        with self.lock:
+            self.db.conn.close()

@@ -111,7 +111,14 @@ def test_engine_config_is_hardened(sandbox: DockerSandbox) -> None:
     assert host["Memory"] == host["MemorySwap"] == 512 * 1024 * 1024
     assert host["PidsLimit"] == 256
     assert host["NanoCpus"] == 1_000_000_000
-    assert not host.get("Binds") and not info.get("Mounts")
+    assert not host.get("Binds")
+    # no host mounts: the only mounts are the size-limited tmpfs volumes at /tmp and /var/tmp
+    mounts = {m["Destination"]: m for m in info["Mounts"]}
+    assert set(mounts) == {"/tmp", "/var/tmp"}
+    for m in mounts.values():
+        assert m["Type"] == "volume" and m["Driver"] == "local"
+        opts = client().api.inspect_volume(m["Name"])["Options"]
+        assert opts["type"] == "tmpfs" and "size=64m" in opts["o"]
     labels = info["Config"]["Labels"]
     assert labels["groundtruth.run"] == RUN_ID
     assert {"groundtruth.episode", "groundtruth.created", "groundtruth.expires"} <= set(labels)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -57,10 +59,41 @@ def _root(
     """Run agents in hardened Docker sandboxes and check what they really did."""
 
 
-def main() -> None:
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as one line: where, what was wrong, what was given."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or exc.title
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid {where}: {first['msg']} (got {first.get('input')!r}){more}"
+
+
+def error(message: str) -> None:
+    """One line on stderr, with brackets in the message shown as they are (no rich markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def entry(argv: list[str] | None = None) -> int:
+    """Runs the CLI and returns its exit code. Bad input of any kind ends in one `error:` line, never a
+    traceback: groundtruth's own errors, invalid values that reach a model, SQLite and file-system errors."""
     try:
-        app()
+        app(args=argv, prog_name="groundtruth")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GroundtruthError as exc:
-        # escaped: messages quote TOML tables and ids in brackets, which rich would take for markup
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(2)
+        error(str(exc))
+        return 2
+    except ValidationError as exc:
+        error(describe(exc))
+        return 2
+    except sqlite3.Error as exc:
+        error(f"database error: {exc}; check the --db file, or choose another one")
+        return 2
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        error(f"{exc.strerror or exc}{where}")
+        return 2
+    return 0
+
+
+def main() -> None:
+    sys.exit(entry())

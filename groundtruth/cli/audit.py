@@ -29,10 +29,9 @@ def _split(values: list[str]) -> list[str]:
 
 
 def open_existing(db: Path) -> Store:
-    """The audit never creates a database: a typo in --db must be an error, not an empty report."""
-    if not db.is_file():
-        raise GroundtruthError(f"no database at {db}: run `groundtruth run --db {db}` first")
-    return Store(db)
+    """Read-only, and only a groundtruth database: a typo in --db must be an error, not an empty report, and an
+    unrelated SQLite file must come out of the audit unchanged."""
+    return Store.open_readonly(db)
 
 
 def _short(x: BaseModel, *, pct: bool = True) -> str:
@@ -52,7 +51,7 @@ def _print(report: AuditReport) -> None:
     scope = f"run {report.run_id}" if report.run_id else "all runs"
     wide = console.width >= 120
     metrics = Table("metric", "value [95% CI]", "n", *(["meaning"] if wide else []),
-                    title=f"audit of {report.db} ({scope}, {report.n_episodes} episodes)", title_justify="left")
+                    title=escape(f"audit of {report.db} ({scope}, {report.n_episodes} episodes)"), title_justify="left")
     for row in metric_rows(report.overall, report.simulator_false_rejection_rate):
         text = escape(re.sub(r" n=\d+$", "", row["text"]))
         if row["name"] in ("false_success_rate", "tamper_rate") and report.overall.model_dump()[row["name"]]["k"]:
@@ -72,22 +71,23 @@ def _print(report: AuditReport) -> None:
             gc = s.classification_counts
             fs = gc.get("false_success", 0)
             tp = gc.get("tampered", 0)
-            table.add_row(*[g.group[k] for k in keys], str(s.n_episodes), str(gc.get("true_success", 0)),
+            table.add_row(*[escape(g.group[k]) for k in keys], str(s.n_episodes), str(gc.get("true_success", 0)),
                           f"[bold red]{fs}[/]" if fs else "0", f"[bold magenta]{tp}[/]" if tp else "0",
                           _short(s.false_success_rate), _short(s.claim_precision),
                           _short(s.simulator_false_acceptance_rate), _short(s.ece, pct=False))
         console.print(table)
     if report.false_success_episodes:
         runs = {e.run_id for e in report.false_success_episodes}
-        where = f" in run {next(iter(runs))}" if len(runs) == 1 else ""
+        where = escape(f" in run {next(iter(runs))}") if len(runs) == 1 else ""
         fs_table = Table(id_column("agent"), id_column("task"), id_column("variant"), id_column("seed"), "conf",
                          "simulator", text_column("failing checks"), *([] if len(runs) == 1 else [id_column("run")]),
                          title=f"false successes ({len(report.false_success_episodes)}){where}", title_justify="left")
         for e in report.false_success_episodes:
             judged = "-" if e.judged_success is None else ("accepted" if e.judged_success else "rejected")
-            fs_table.add_row(e.agent, e.task, e.variant, str(e.seed),
+            fs_table.add_row(escape(e.agent), escape(e.task), escape(e.variant), str(e.seed),
                              "-" if e.confidence is None else f"{e.confidence:.2f}", judged,
-                             ", ".join(c.check_id for c in e.failing_checks), *([] if len(runs) == 1 else [e.run_id]))
+                             ", ".join(c.check_id for c in e.failing_checks),
+                             *([] if len(runs) == 1 else [escape(e.run_id)]))
         console.print(fs_table)
     else:
         console.print("[green]no false successes[/]")
@@ -104,11 +104,16 @@ def audit_cmd(
     by: list[str] = typer.Option(["agent"], "--by", help=BY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable metrics."),
     html_out: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
-    max_transcripts: int = typer.Option(200, "--max-transcripts", min=0,
+    max_transcripts: int = typer.Option(200, "--max-transcripts", min=0, max=100_000,
                                         help="Transcripts to embed in the HTML report (the rest are listed)."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="Bootstrap resamples for kappa/Brier/ECE CIs."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=1, max=1_000_000,
+                                  help="Bootstrap resamples for kappa/Brier/ECE CIs."),
 ) -> None:
-    """Verified vs claimed vs judged over stored episodes: rates with 95% CIs, per group, false successes."""
+    """Verified vs claimed vs judged over stored episodes: rates with 95% CIs, per group, false successes.
+
+    Example: `groundtruth audit --db gt.db --run latest --by agent,task --html report.html`. The database is
+    opened read-only.
+    """
     store = open_existing(db)
     try:
         run_id: str | None = run
@@ -122,6 +127,8 @@ def audit_cmd(
     finally:
         store.close()
     if html_out is not None:
+        if html_out.is_dir():
+            raise GroundtruthError(f"--html {html_out} is a directory: give a file, e.g. {html_out / 'report.html'}")
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(render_html(report), encoding="utf-8")
     seconds = time.perf_counter() - started

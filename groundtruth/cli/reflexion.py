@@ -49,17 +49,17 @@ def reflexion_cmd(
     task: str = typer.Option(..., "--task", "-t", help="Task id."),
     agent: str = typer.Option("learner", "--agent", "-a", help="Agent spec: learner, any scripted agent, "
                               "'cmd:COMMAND', llm[:MODEL[@URL]]."),
-    trials: int = typer.Option(3, "--trials", "-k", help="Trials per sequence (K)."),
+    trials: int = typer.Option(3, "--trials", "-k", min=1, max=100, help="Trials per sequence (K)."),
     feedback: str = typer.Option("verified", "--feedback", help="Source of the binary feedback bit: verified "
                                  "(default), simulator, or self (the agent's own claim)."),
-    memory: int = typer.Option(3, "--memory", help="Omega: how many of the latest reflections go into a trial."),
+    memory: int = typer.Option(3, "--memory", min=0, help="Omega: how many of the latest reflections go into a trial."),
     simulator: str = typer.Option(None, "--simulator", help="User simulator, e.g. 'scripted:p=0.5' (needed for "
                                   "--feedback simulator; otherwise only recorded)."),
-    seeds: int = typer.Option(1, "--seeds", help="Independent sequences per arm (paired seeds across arms)."),
-    seed: int = typer.Option(0, "--seed", help="First seed."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Independent sequences per arm (paired seeds across arms)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="First seed."),
     variant: str = typer.Option(None, "--variant", help="Task variant (default: the first)."),
-    concurrency: int = typer.Option(2, "--concurrency", help="Sequences at once."),
-    db: Path = typer.Option(Path("groundtruth.db"), "--db", help="SQLite database to write."),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, max=256, help="Sequences at once."),
+    db: Path = typer.Option(Path("groundtruth.db"), "--db", dir_okay=False, help="SQLite database to write."),
     tasks_dir: list[Path] = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:

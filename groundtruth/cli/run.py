@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,9 +14,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from groundtruth.cli.tables import id_column, text_column
-from groundtruth.runner import EpisodeResult, RunConfig, run, summarize
+from groundtruth.errors import RunInterrupted
+from groundtruth.runner import MAX_SEED, EpisodeResult, RunConfig, run, summarize
 
 console = Console()
+
+
+class Reward(StrEnum):
+    verified = "verified"
+    calibrated = "calibrated"
+    simulator = "simulator"
 
 CLASS_STYLE = {
     "true_success": "green", "honest_failure": "cyan", "false_success": "bold red", "false_failure": "yellow",
@@ -35,24 +43,34 @@ def run_cmd(
     task: list[str] = typer.Option(["*"], "--task", "-t", help="Task ids or globs (repeatable or comma-separated)."),
     agent: list[str] = typer.Option(["oracle"], "--agent", "-a", help="oracle, nop, overclaimer, sandbagger, "
                                     "tamperer, partial, 'cmd:COMMAND ARGS', llm[:MODEL[@URL]] (repeatable)."),
-    episodes: int = typer.Option(1, "--episodes", "-n", help="Episodes per task, variant and agent (seeds S..S+N-1)."),
-    seed: int = typer.Option(0, "--seed", help="First seed."),
-    concurrency: int = typer.Option(2, "--concurrency", "-k", help="Episodes at once."),
-    db: Path = typer.Option(Path("groundtruth.db"), "--db", help="SQLite database to write."),
+    episodes: int = typer.Option(1, "--episodes", "-n", min=1,
+                                 help="Episodes per task, variant and agent (seeds S..S+N-1)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="First seed."),
+    concurrency: int = typer.Option(2, "--concurrency", "-k", min=1, max=256, help="Episodes at once."),
+    db: Path = typer.Option(Path("groundtruth.db"), "--db", dir_okay=False,
+                            help="SQLite database to write (created if missing)."),
     variant: list[str] = typer.Option([], "--variant", help="Variant names, or 'all' (default: each task's first)."),
     simulator: str = typer.Option(None, "--simulator", help="User simulator, e.g. scripted or 'scripted:p=0.5'."),
-    reward: str = typer.Option("verified", "--reward", help="verified (default), calibrated, or simulator."),
-    retries: int = typer.Option(2, "--retries", help="Retries of an episode after an infrastructure error."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Cap on steps per episode (below each task's limit)."),
+    reward: Reward = typer.Option(Reward.verified, "--reward", help="What the reward is."),
+    retries: int = typer.Option(2, "--retries", min=0, max=100,
+                                help="Retries of an episode after an infrastructure error."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1,
+                                  help="Cap on steps per episode (below each task's limit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest run in --db, skipping finished episodes."),
     run_id: str = typer.Option(None, "--run-id", help="With --resume: which run to continue."),
     tasks_dir: list[Path] = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
-    """Run agents on tasks in fresh sandboxes; show verified vs claimed per episode, then a summary."""
+    """Run agents on tasks in fresh sandboxes; show verified vs claimed per episode, then a summary.
+
+    Example: `groundtruth run --task leaked-token --agent oracle,overclaimer --episodes 3 --db gt.db`.
+    Ctrl-C stops cleanly and prints how to continue (`--resume`).
+    """
+    if run_id and not resume:
+        typer.echo("note: --run-id without --resume names a new run", err=True)
     config = RunConfig(
         tasks=_split(task), agents=_split(agent), episodes=episodes, seed=seed, concurrency=concurrency,
-        variants=_split(variant), simulator=simulator, reward=reward, retries=retries, max_steps=max_steps,
+        variants=_split(variant), simulator=simulator, reward=reward.value, retries=retries, max_steps=max_steps,
         tasks_dir=[str(p) for p in tasks_dir or []],
     )
     with Progress(TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -66,7 +84,12 @@ def run_cmd(
         def finished(r: EpisodeResult) -> None:
             bar.update(job, advance=1, description=f"{r.task} {r.agent}: {r.classification}")
 
-        rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
+        try:
+            rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
+        except RunInterrupted as exc:
+            bar.stop()
+            Console(stderr=True, soft_wrap=True).print(exc.message, markup=False, highlight=False)
+            raise typer.Exit(130) from exc
     results.sort(key=lambda r: (r.task, r.variant, r.agent, r.seed))
     summary = summarize(results)
     if as_json:
@@ -78,18 +101,18 @@ def run_cmd(
     if not wide:  # a narrow terminal keeps what tells a false claim apart, and the seed that tells rows apart
         cols = ["task", "agent", "seed", "verified", "claim", "class"]
     table = Table(*[id_column(c) if c in ("task", "agent", "seed", "class") else text_column(c) for c in cols],
-                  title=f"run {rid}", box=None if not wide else box.HEAVY_HEAD, pad_edge=False)
+                  title=escape(f"run {rid}"), box=None if not wide else box.HEAVY_HEAD, pad_edge=False)
     for r in results:
         verified = (r.verified or "-") + (" +tamper" if r.tampered else "")
         style = CLASS_STYLE.get(r.classification or "", "")
         cls = f"[{style}]{r.classification}[/]" if style else str(r.classification)
         claimed = _yn(r.claimed_success)
         if wide:
-            table.add_row(r.task, r.variant, r.agent, str(r.seed), verified, claimed,
+            table.add_row(escape(r.task), escape(r.variant), escape(r.agent), str(r.seed), verified, claimed,
                           "-" if r.confidence is None else f"{r.confidence:.2f}", _yn(r.judged_success), cls,
                           "-" if r.reward is None else f"{r.reward:.2f}", str(r.steps))
         else:
-            table.add_row(f"{r.task}\n({r.variant})", r.agent, str(r.seed), verified, claimed, cls)
+            table.add_row(escape(f"{r.task}\n({r.variant})"), escape(r.agent), str(r.seed), verified, claimed, cls)
     longest = max((len(r.task) + len(r.agent) + len(str(r.seed)) for r in results), default=0)
     if wide or longest + 50 <= console.width:
         console.print(table)
@@ -104,8 +127,9 @@ def run_cmd(
     totals = Table("agent", "n", "verified ok", "claimed ok", "false succ", "false fail", "tamper", "no claim",
                    "infra", title="verified vs claimed (counts)")
     for row in summary:
-        totals.add_row(row["agent"], str(row["episodes"]), str(row["verified_success"]), str(row["claimed_success"]),
+        totals.add_row(escape(row["agent"]), str(row["episodes"]), str(row["verified_success"]),
+                       str(row["claimed_success"]),
                        f"[bold red]{row['false_success']}[/]" if row["false_success"] else "0",
                        str(row["false_failure"]), str(row["tampered"]), str(row["no_claim"]), str(row["infra_error"]))
     console.print(totals)
-    console.print(f"stored in {db} (run {rid}); audit with: groundtruth audit --db {db}")
+    console.print(escape(f"stored in {db} (run {rid}); audit with: groundtruth audit --db {db}"))

@@ -21,6 +21,7 @@ from typing import Any
 import typer
 
 from groundtruth.errors import GroundtruthError
+from groundtruth.store import Store
 
 INSTALL_HINT = "pip install 'groundtruth[serve]'"
 
@@ -175,8 +176,7 @@ def serve_cmd(
     as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the command and query URLs as JSON."),
 ) -> None:
     """Open the database in Datasette with canned audit queries (false successes, tampering, ...)."""
-    if not db.is_file():
-        raise GroundtruthError(f"no database at {db}: run `groundtruth run --db {db}` first")
+    Store.open_readonly(db).close()  # refuses a missing, non-SQLite or non-groundtruth file before Datasette
     argv = datasette_argv(db.resolve(), host=host, port=port)
     base = f"http://{host}:{port}/{tilde_encode(datasette_name(db))}"
     urls = {name: f"{base}/{name}" for name in CANNED_QUERIES}

@@ -97,7 +97,7 @@ def show_cmd(
         for cid in r.checks:
             owners.setdefault(cid, []).append(f"requirement {r.id}")
     for c in s.checks:
-        table.add_row(c.id, c.kind + (" canary" if c.canary else ""), c.type, ", ".join(owners.get(c.id, [])))
+        table.add_row(c.id, c.kind + (" canary" if c.canary else ""), c.type, escape(", ".join(owners.get(c.id, []))))
     console.print(table)
     if s.goal.knowledge:
         console.print("the user knows: " + escape("; ".join(f"{k.id} (asked about {', '.join(k.about)})"
@@ -213,7 +213,7 @@ def validate_cmd(
     task_ids: list[str] = typer.Argument(None, help="Task ids or globs."),
     all_: bool = typer.Option(False, "--all", help="Validate every known task."),
     tasks_dir: list[Path] = TasksDir,
-    workers: int = typer.Option(2, "--workers", help="Tasks validated at once."),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="Tasks validated at once."),
     no_redteam: bool = typer.Option(False, "--no-redteam", help="Skip the red-team stage (generic exploits)."),
     exploits: str = typer.Option("", "--exploits", help="Only these exploits, comma-separated (see the table)."),
     keep: bool = typer.Option(False, "--keep", help="Leave the sandboxes of the reference, do-nothing, partial and "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, SupportsFloat
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 
 from groundtruth.audit.classify import EpisodeSignals, classify
 from groundtruth.checks.results import Verdict
-from groundtruth.env.actions import TOOL_HELP, Action, ActionError, parse_action
+from groundtruth.env.actions import TOOL_HELP, Action, ActionError, check_objectives, loggable, parse_action
 from groundtruth.env.definitions import EnvDefinition
 from groundtruth.env.spaces import AnyText
 from groundtruth.env.tools import run_tool
@@ -119,11 +118,14 @@ class GroundtruthEnv(gym.Env[str, str]):
             return "error: the episode is over; call reset()", 0.0, self.done, False, self._info()
         self.steps += 1
         t = time.monotonic()
-        raw = copy.deepcopy(action) if isinstance(action, dict) else action
+        raw = loggable(action)
         try:
             parsed = parse_action(action, self.tools)
+            if parsed.tool == "submit":
+                check_objectives(parsed.objectives, [o.id for o in self.task.spec.goal.objectives])
         except ActionError as exc:
-            obs = f"error: {exc}. Send one JSON object, e.g. {TOOL_HELP['bash']}"
+            example = TOOL_HELP["submit" if isinstance(raw, dict) and raw.get("tool") == "submit" else "bash"]
+            obs = f"error: {exc}. Send one JSON object, e.g. {example}"
             self._log(raw, "invalid", obs, t, error=str(exc))
             return self._after_step(obs)
         if parsed.tool == "submit":

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 
 DEFAULT_OUTPUT_CAP = 1024 * 1024
 AGENT_USER = "agent"
+# One argv string may hold at most 128 KiB on Linux (MAX_ARG_STRLEN); stay clearly below it.
+MAX_COMMAND_BYTES = 100_000
+SCRATCH_DIRS = ("/tmp", "/var/tmp")
 
 
 class SandboxSpec(BaseModel):
@@ -21,6 +24,8 @@ class SandboxSpec(BaseModel):
     workdir: str = "/home/agent"
     output_cap: int = Field(default=DEFAULT_OUTPUT_CAP, ge=1024)
     file_size_limit: int = Field(default=64 * 1024 * 1024, ge=1)
+    scratch_mb: int = Field(default=64, ge=0, description="size of the tmpfs volumes at /tmp and /var/tmp; 0: none")
+    max_file_mb: int = Field(default=128, ge=0, description="RLIMIT_FSIZE of every agent command; 0: none")
     run_id: str = "adhoc"
     episode_id: str = "adhoc"
     labels: dict[str, str] = Field(default_factory=dict)
@@ -33,6 +38,7 @@ class ExecResult(BaseModel):
     duration: float
     truncated: bool = False
     timed_out: bool = False
+    pids_exhausted: bool = False
 
     @property
     def ok(self) -> bool:

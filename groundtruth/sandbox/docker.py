@@ -18,19 +18,23 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import DriverConfig, Mount
 from docker.utils import decode_json_header
 from pydantic import BaseModel
+from requests.exceptions import RequestException
 
-from groundtruth.errors import FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
+from groundtruth.errors import CommandTooLong, FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
 from groundtruth.sandbox.base import (
     AGENT_USER,
+    MAX_COMMAND_BYTES,
+    SCRATCH_DIRS,
     DiffEntry,
     ExecResult,
     FileStat,
     ProcessInfo,
     SandboxSpec,
 )
-from groundtruth.sandbox.engine import base_labels, client
+from groundtruth.sandbox.engine import LABEL_KIND, base_labels, client
 from groundtruth.sandbox.streams import pump
 
 T = TypeVar("T")
@@ -43,22 +47,22 @@ INHERIT_OWNER = "<inherit>"
 _GO_SYMLINK = 1 << 27
 _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
 
-# Runs as the timed-out command's user: kills every process of that uid that started after the command
-# did, which catches double-forked daemons that left the process group `timeout` killed.
+# Runs as the timed-out command's user: kills every process of that uid that started after the command did,
+# which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
+# fork), so it still works when a fork bomb has used up the pids limit; start times in USER_HZ (100) ticks.
 _SWEEP_SCRIPT = r"""
 el="$1"; me=$$
-tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
-read up _ < /proc/uptime
-lim=$(awk -v u="$up" -v e="$el" -v t="$tck" 'BEGIN{v=(u-e)*t; if (v<0) v=0; printf "%d", v}')
-myuid=$(id -u)
+read -r up _ < /proc/uptime
+frac=${up#*.}; frac=${frac#0}
+lim=$(( ${up%.*} * 100 + frac - el ))
 pass=0
 while [ $pass -lt 8 ]; do
   found=""
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     [ "$p" = "$me" ] && continue
-    [ "$(stat -c %u "$d" 2>/dev/null)" = "$myuid" ] || continue
-    st=$(cat "$d/stat" 2>/dev/null) || continue
+    [ -O "$d" ] || continue
+    read -r st 2>/dev/null < "$d/stat" || continue
     rest=${st##*) }
     set -- $rest
     shift 19
@@ -72,7 +76,24 @@ done
 exit 1
 """
 
+_FORK_FAILED = b"Resource temporarily unavailable"
+
 _STOP_ALL_SCRIPT = "for i in 1 2 3 4 5; do kill -STOP -1 2>/dev/null; kill -KILL -1 2>/dev/null; done; exit 0"
+
+# Sets RLIMIT_FSIZE (512-byte blocks in POSIX sh) for the agent's command and everything it starts.
+_FSIZE_WRAPPER = 'ulimit -f "$1" 2>/dev/null; shift; exec "$@"'
+
+
+def scratch_mounts(spec: SandboxSpec, labels: dict[str, str]) -> list[Mount]:
+    """/tmp and /var/tmp as size-limited tmpfs *volumes*: anonymous, labelled, removed with the container.
+
+    Not docker's `tmpfs` option: the engine's archive API cannot see into those mounts (measured), so setup
+    files would vanish and a verifier could not find what an agent hid there. Volumes it sees."""
+    if spec.scratch_mb <= 0:
+        return []
+    opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={spec.scratch_mb}m,mode=1777"}
+    return [Mount(target=d, source=None, type="volume", labels=labels, driver_config=DriverConfig("local", opts))
+            for d in SCRATCH_DIRS]
 
 
 def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -82,7 +103,7 @@ def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if "Could not find the file" in str(exc.explanation):
             raise FileNotFoundError(f"{what}: {exc.explanation}") from exc
         raise SandboxClosed(f"{what}: the sandbox container is gone ({exc.explanation})") from exc
-    except DockerException as exc:
+    except (DockerException, RequestException) as exc:  # an overloaded engine answers with a read timeout
         raise InfrastructureError(f"{what}: Docker engine error: {exc}") from exc
 
 
@@ -93,6 +114,7 @@ class RawExec(BaseModel):
     duration: float
     truncated: bool
     timed_out: bool
+    pids_exhausted: bool = False
 
 
 class DockerSandbox:
@@ -131,6 +153,7 @@ class DockerSandbox:
                 ipc_mode="none",  # no /dev/shm: a tmpfs the engine's archive API cannot read
                 hostname="sandbox",
                 labels=labels,
+                mounts=scratch_mounts(spec, labels),
                 user="root",
             )
             try:
@@ -139,10 +162,15 @@ class DockerSandbox:
                 container.remove(force=True)
                 raise
         except ImageNotFound as exc:
+            if image != spec.image:
+                raise InfrastructureError(
+                    f"snapshot image {image[:19]} is no longer in the Docker engine (removed by "
+                    "`groundtruth sandbox prune --all`?): take a new snapshot"
+                ) from exc
             raise ImageMissing(
                 f"image {image!r} is not in the Docker engine: run `groundtruth images build` first"
             ) from exc
-        except APIError as exc:
+        except (APIError, RequestException) as exc:
             raise InfrastructureError(f"could not start a sandbox from {image!r}: {exc}") from exc
         return str(container.id)
 
@@ -155,7 +183,7 @@ class DockerSandbox:
             return
         self._closed = True
         try:
-            client().api.remove_container(self.container_id, force=True)
+            client().api.remove_container(self.container_id, force=True, v=True)
         except NotFound:
             pass
         except APIError as exc:
@@ -195,6 +223,7 @@ class DockerSandbox:
             duration=raw.duration,
             truncated=raw.truncated,
             timed_out=raw.timed_out,
+            pids_exhausted=raw.pids_exhausted,
         )
 
     def exec_bytes(
@@ -211,8 +240,16 @@ class DockerSandbox:
         """`exec` without decoding, for binary output."""
         self._check_open()
         argv = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        longest = max((len(a.encode()) for a in argv), default=0)
+        if longest > MAX_COMMAND_BYTES:
+            raise CommandTooLong(
+                f"the command is {longest} bytes, over the {MAX_COMMAND_BYTES}-byte limit of one command: "
+                "write a script file first, then run it"
+            )
         limit = max(float(timeout), 0.1)
         wrapped = ["/usr/bin/timeout", "-k", str(KILL_AFTER_SECONDS), f"{limit:.3f}", *argv]
+        if user == AGENT_USER and self.spec.max_file_mb > 0:
+            wrapped = ["/bin/sh", "-c", _FSIZE_WRAPPER, "sh", str(self.spec.max_file_mb * 2048), *wrapped]
         data = stdin.encode() if isinstance(stdin, str) else stdin
         api = client().api
         started = time.monotonic()
@@ -230,14 +267,45 @@ class DockerSandbox:
                 sock.close()
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
+        if (exit_code is None or exit_code >= 128) and self._died():
+            raise SandboxClosed("the sandbox container died while a command ran in it")
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
+        exhausted = False
         if timed_out:
             self._sweep(user, started)
             exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
+        elif _FORK_FAILED in stream.stdout or _FORK_FAILED in stream.stderr:
+            exhausted = self._pids_exhausted()
+            if exhausted:  # a fork bomb left running would make the sandbox unusable for the rest of the episode
+                self._sweep(user, started)
         return RawExec(
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
-            duration=duration, truncated=stream.truncated, timed_out=timed_out,
+            duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
         )
+
+    def _pids_exhausted(self) -> bool:
+        try:
+            return len(self.processes()) >= self.spec.pids - 8
+        except InfrastructureError:
+            return False
+
+    def alive(self) -> bool:
+        """Whether the container still runs: a command cut short by its death must not pass for its result."""
+        try:
+            state = client().api.inspect_container(self.container_id).get("State") or {}
+        except NotFound:
+            return False
+        except (DockerException, RequestException) as exc:
+            raise InfrastructureError(f"inspect: Docker engine error: {exc}") from exc
+        return bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
+
+    def _died(self) -> bool:
+        """After a command ended by a signal: was it the container dying? Its state lags the kill by a moment."""
+        for _ in range(3):
+            if not self.alive():
+                return True
+            time.sleep(0.1)
+        return False
 
     def _exit_code(self, exec_id: str, *, wait: bool) -> int | None:
         for _ in range(50 if wait else 1):
@@ -248,18 +316,36 @@ class DockerSandbox:
         return None
 
     def _sweep(self, user: str, started: float) -> None:
-        """After a timeout, no process that the command started may survive it."""
-        for _ in range(5):
-            elapsed = time.monotonic() - started + 0.1
+        """After a timeout, no process that the command started may survive it. Retried: under a fork bomb the
+        sweep itself needs one free pid to start, and the bomb's churn frees one now and then."""
+        give_up = time.monotonic() + 20
+        while time.monotonic() < give_up:
+            elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
             try:
-                res = client().api.exec_create(
-                    self.container_id, ["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", f"{elapsed:.2f}"], user=user,
-                )
-                client().api.exec_start(res["Id"])
-                if client().api.exec_inspect(res["Id"]).get("ExitCode") == 0:
-                    return
-            except APIError:
-                time.sleep(0.2)
+                code = self._run_detached(["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user,
+                                          give_up)
+            except NotFound:
+                return  # the container is gone: nothing left to sweep
+            except (APIError, RequestException):
+                code = None
+            if code == 0:
+                return
+            time.sleep(0.1)
+
+    def _run_detached(self, argv: list[str], user: str, give_up: float) -> int | None:
+        """Start a helper command detached and poll for its exit code until `give_up`. Never the attached
+        `exec_start`: when an exec cannot start (a fork bomb has every pid) the engine may never close the
+        attached stream, and that read has no timeout (seen in the soak: workers blocked for good)."""
+        api = client().api
+        exec_id = api.exec_create(self.container_id, argv, user=user)["Id"]
+        api.exec_start(exec_id, detach=True)
+        while True:
+            info = api.exec_inspect(exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            if time.monotonic() >= give_up:
+                return None
+            time.sleep(0.05)
 
     # files -----------------------------------------------------------------------------------------
     def stat(self, path: str) -> FileStat:
@@ -267,7 +353,7 @@ class DockerSandbox:
         api = client().api
         try:
             res = api.head(api._url("/containers/{0}/archive", self.container_id), params={"path": path})
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             raise InfrastructureError(f"stat {path}: {exc}") from exc
         if res.status_code == 404:
             if "No such container" in res.text:
@@ -493,9 +579,10 @@ class DockerSandbox:
             if not any(p.uid == uid for p in self.processes()):
                 return before
             try:
-                res = client().api.exec_create(self.container_id, ["/bin/sh", "-c", _STOP_ALL_SCRIPT], user=user)
-                client().api.exec_start(res["Id"])
-            except APIError:
+                self._run_detached(["/bin/sh", "-c", _STOP_ALL_SCRIPT], user, time.monotonic() + 10)
+            except NotFound as exc:
+                raise SandboxClosed("the sandbox container is gone") from exc
+            except (APIError, RequestException):
                 time.sleep(0.2)
         if any(p.uid == uid for p in self.processes()):
             raise InfrastructureError(f"could not stop the processes of {user!r} in the sandbox")
@@ -544,7 +631,8 @@ class DockerSandbox:
         tag = f"snap-{uuid.uuid4().hex[:12]}"
         image = _engine_call(
             "snapshot", client().api.commit, self.container_id, repository="groundtruth-snapshot", tag=tag,
-            conf={"Labels": base_labels(self.spec.run_id, self.spec.episode_id, self.spec.ttl_seconds, "snapshot")},
+            conf={"Labels": {**base_labels(self.spec.run_id, self.spec.episode_id, self.spec.ttl_seconds),
+                             **self.spec.labels, LABEL_KIND: "snapshot"}},
         )
         self._snapshots.append(str(image["Id"]))
         return str(image["Id"])
@@ -553,7 +641,7 @@ class DockerSandbox:
         """Replace the container by a fresh one from a snapshot (default: the image it was made from)."""
         self._check_open()
         with contextlib.suppress(NotFound):
-            client().api.remove_container(self.container_id, force=True)
+            client().api.remove_container(self.container_id, force=True, v=True)
         self.container_id = self._start_container(self.spec, snapshot or self.spec.image, "sandbox")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import ValidationError
+
 from groundtruth.errors import GroundtruthError
 from groundtruth.simulators.base import Simulator, TrackedGoalState, UserTurn, VerdictView
 from groundtruth.simulators.scripted import DriftKnobs, ScriptedSimulator
@@ -30,7 +32,15 @@ def _scripted(spec: str, args: str) -> Simulator:
         if field not in DriftKnobs.model_fields:
             raise GroundtruthError(f"simulator {spec!r}: unknown knob {key!r}; known: {sorted(_KNOB_ALIASES)}")
         knobs[field] = val.strip()
-    return ScriptedSimulator(DriftKnobs.model_validate(knobs), name=spec)
+    try:
+        parsed = DriftKnobs.model_validate(knobs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        knob = next((k for k, f in _KNOB_ALIASES.items() if f == first["loc"][0]), first["loc"][0]) \
+            if first["loc"] else "?"
+        raise GroundtruthError(f"simulator {spec!r}: bad value {first.get('input')!r} for knob {knob!r}: "
+                               f"{first['msg']}") from exc
+    return ScriptedSimulator(parsed, name=spec)
 
 
 def _llm(spec: str, args: str) -> Simulator:

@@ -35,6 +35,8 @@ def scaffold(root: Path, task_id: str, family: str = "custom", template: str = D
     _check_id(task_id, "task id")
     _check_id(family, "family")
     source = template_dir(template)
+    if root.exists() and not root.is_dir():
+        raise GroundtruthError(f"{root} is a file; --into needs a folder")
     folder = root / task_id
     if folder.exists():
         raise GroundtruthError(f"{folder} already exists; pick another id or remove it")

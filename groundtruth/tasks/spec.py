@@ -516,10 +516,15 @@ class Task(BaseModel):
         return self.spec.id
 
     def file(self, rel: str) -> Path:
-        path = (self.folder / rel).resolve()
+        try:
+            path = (self.folder / rel).resolve()
+            is_file = path.is_file()
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long
+            raise TaskSpecError(f"{self.folder / 'task.toml'}: {rel[:80]!r} is not a usable file name "
+                                f"({type(exc).__name__})") from exc
         if not path.is_relative_to(self.folder.resolve()):
             raise TaskSpecError(f"{self.folder / 'task.toml'}: {rel!r} points outside the task folder")
-        if not path.is_file():
+        if not is_file:
             raise TaskSpecError(f"{self.folder / 'task.toml'}: file {rel!r} does not exist in the task folder")
         return path
 
@@ -540,9 +545,11 @@ def load_task(folder: Path) -> Task:
     if not path.is_file():
         raise TaskSpecError(f"{path}: no task.toml in this folder")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise TaskSpecError(f"{path}: not valid TOML: {exc}{_toml_hint(path.read_text(), str(exc))}") from exc
+    except UnicodeDecodeError as exc:
+        raise TaskSpecError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:
