@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import subprocess
@@ -142,10 +143,11 @@ def test_a_broken_task_is_reported_and_the_rest_still_listed(tmp_path: Path) -> 
     bad = tmp_path / "bad-one"
     bad.mkdir()
     (bad / "task.toml").write_text('id = "bad-one"\ninstruction = 5\n')
-    code, out, err = cli("tasks", "list", "--tasks-dir", str(tmp_path), "--json")
+    code, out, _err = cli("tasks", "list", "--tasks-dir", str(tmp_path), "--json")
     assert code == 1
     assert '"good-one"' in out and '"leaked-token"' in out
-    assert "broken task:" in err and "bad-one/task.toml: field instruction" in err
+    broken = [r for r in json.loads(out) if r.get("error")]
+    assert len(broken) == 1 and "bad-one/task.toml: field instruction" in broken[0]["error"], out
 
 
 # -- task specs ------------------------------------------------------------------------------------------
