@@ -129,7 +129,7 @@ class DockerSandbox:
                 ipc_mode="none",  # no /dev/shm: a tmpfs the engine's archive API cannot read
                 hostname="sandbox",
                 labels=labels,
-                user="root",
+                user=spec.init_user,
             )
             try:
                 container.start()
