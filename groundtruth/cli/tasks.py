@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from groundtruth.cli.tasks_import import app as import_app
 from groundtruth.redteam.stage import exploit_names
 from groundtruth.sandbox.prune import prune
 from groundtruth.tasks.registry import Registry
@@ -18,6 +19,7 @@ from groundtruth.tasks.scaffold import scaffold
 from groundtruth.tasks.validate import Validation, validate
 
 app = typer.Typer(help="List, show, scaffold and validate verifiable tasks.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console()
 
 TasksDir = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable); also $GROUNDTRUTH_TASKS_PATH.")
