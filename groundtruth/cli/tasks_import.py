@@ -41,7 +41,7 @@ def harbor_cmd(
             results.append(import_task(path, into, agent_user=agent_user, force=force))  # type: ignore[arg-type]
         except (GroundtruthError, OSError) as exc:
             failed += 1
-            console.print(f"[red]{path}: {exc}[/red]")
+            typer.echo(f"{path}: {exc}", err=True)
     if as_json:
         typer.echo(json.dumps([r.model_dump() | {"dropped": len(r.dropped)} for r in results], indent=2))
     else:

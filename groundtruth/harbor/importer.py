@@ -30,10 +30,11 @@ from groundtruth.harbor import dockerfile, testsh
 from groundtruth.harbor.model import HarborToml, ImportResult, Note
 from groundtruth.tasks.spec import load_task
 
-# What a root agent could rewrite to make the image's own pytest lie, fingerprinted as protected paths; /tests
-# must not exist before verification copies the trusted tests there.
-ROOT_PROTECTED = ["/tests", "/usr/bin/python3", "/usr/bin/python3.11", "/usr/lib/python3", "/usr/lib/python3.11",
-                  "/usr/local/lib/python3.11", "/etc/python3.11", "/etc/ld.so.preload"]
+# What a root agent could rewrite to make the image's own pytest lie, fingerprinted as protected paths (kept small:
+# each is read at setup and at every verification); /tests must not exist before verification copies the trusted
+# tests there. The standard library under /usr/lib/python3.11 is not covered (see the README).
+ROOT_PROTECTED = ["/tests", "/usr/bin/python3.11", "/usr/lib/python3/dist-packages/_pytest",
+                  "/usr/lib/python3/dist-packages/pytest", "/etc/python3.11", "/etc/ld.so.preload"]
 AgentUser = Literal["root", "agent"]
 
 
@@ -46,8 +47,12 @@ def slug(name: str) -> str:
     return s or "task"
 
 
+def _toml_str(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
 
 
 def toml_value(v: Any) -> str:
@@ -57,7 +62,7 @@ def toml_value(v: Any) -> str:
     if isinstance(v, int | float):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        return _toml_str(v)
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -134,7 +139,8 @@ def import_task(src: Path, into: Path, *, agent_user: AgentUser | None = None, f
         cfg = HarborToml.model_validate(_read_toml(src / "task.toml"))
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise HarborImportError(f"{src / 'task.toml'}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        where = ".".join(map(str, first["loc"]))
+        raise HarborImportError(f"{src / 'task.toml'}: field {where}: {first['msg']}") from exc
     overlay = _overlay(src)
     user: AgentUser = agent_user or overlay.get("agent_user", "root")
     task_id = slug(src.name)
@@ -170,7 +176,7 @@ def import_task(src: Path, into: Path, *, agent_user: AgentUser | None = None, f
         notes += ts.notes
         files = ts.files or sorted(p.name for p in (src / "tests").glob("test_*.py"))
         if not files:
-            raise HarborImportError(f"{src / 'tests'}: no test files found (test.sh names none and there is no test_*.py)")
+            raise HarborImportError(f"{src / 'tests'}: no test files (test.sh names none and there is no test_*.py)")
         checks: list[dict[str, Any]] = []
         objectives: list[dict[str, Any]] = []
         for f in files:
