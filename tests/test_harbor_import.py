@@ -68,6 +68,13 @@ def test_test_sh_standard_pattern_and_custom_lines() -> None:
     assert not testsh.parse("echo hi\n").files
 
 
+def test_run_steps_split_outside_quotes_only() -> None:
+    step = "RUN python3 -c \"import ast; ast.parse('x = 1')\" && apt-get install -y jq\n"
+    tr = dockerfile.translate("FROM a\n" + step)
+    assert tr.packages == ["jq"]
+    assert tr.steps[1] == "RUN python3 -c \"import ast; ast.parse('x = 1')\"\n"
+
+
 def test_defined_tests_and_junit_outcomes() -> None:
     src = ("def test_a(): pass\ndef helper(): pass\n"
            "class TestX:\n    def test_b(self): pass\n    def other(self): pass\n")

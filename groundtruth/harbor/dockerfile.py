@@ -39,7 +39,22 @@ class Translation(BaseModel):
 
 
 def _commands(run: str) -> list[str]:
-    return [c.strip() for c in re.split(r"\s*(?:&&|;)\s*", run) if c.strip()]
+    """The shell commands of a RUN, split at `&&` and `;` outside quotes."""
+    out: list[str] = []
+    cur, quote, i = "", "", 0
+    while i < len(run):
+        ch = run[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif run.startswith("&&", i) or ch == ";":
+            out.append(cur)
+            cur, i = "", i + (2 if ch == "&" else 1)
+            continue
+        cur += ch
+        i += 1
+    return [c.strip() for c in [*out, cur] if c.strip()]
 
 
 def translate(text: str, where: str = "environment/Dockerfile") -> Translation:
@@ -47,7 +62,7 @@ def translate(text: str, where: str = "environment/Dockerfile") -> Translation:
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
 
     def note(line: int, what: str, status: str, reason: str = "") -> None:
-        out.notes.append(Note(source=f"{where}:{line}", what=what.strip()[:160], status=status,  # type: ignore[arg-type]
+        out.notes.append(Note(source=f"{where}:{line}", what=what.strip()[:160], status=status,
                               reason=reason))
 
     for item in parser.structure:
@@ -86,7 +101,10 @@ def translate(text: str, where: str = "environment/Dockerfile") -> Translation:
                     out.steps.append(f"# not translated (needs the network): RUN {cmd}\n")
                 else:
                     kept.append(cmd)
-            if kept:
+            if kept and len(kept) == len(_commands(value)):
+                out.steps.append(item["content"] if item["content"].endswith("\n") else item["content"] + "\n")
+                note(line, content, "translated", "baked into the task image at build time")
+            elif kept:
                 out.steps.append("RUN " + " \\\n && ".join(kept) + "\n")
                 note(line, "RUN " + " && ".join(kept), "translated", "baked into the task image at build time")
         elif ins in KEEP:
