@@ -143,7 +143,12 @@ def test_a_sandbox_killed_during_the_harbor_tests_is_an_infrastructure_error(imp
         w.sandbox.exec("printf 'import time\\ntime.sleep(3)\\n' >> /app/stats.py")  # tests run long enough
         with hooked(hook), pytest.raises(InfrastructureError):  # type: ignore[arg-type]
             w.verify()
+        cid = w.sandbox.container_id
     assert fired
+    for _ in range(300):  # the killed, auto-removed container goes away on its own
+        if not client().api.containers(all=True, filters={"id": cid}):
+            break
+        time.sleep(0.1)
 
 
 def test_imported_fixtures_validate_with_the_red_team(imported: Path, sandbox_image: str) -> None:
