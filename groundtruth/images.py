@@ -91,7 +91,7 @@ def _load_base_recipe() -> DebootstrapRecipe:
     return DebootstrapRecipe.model_validate(data.get("debootstrap", {}))
 
 
-def _bootstrap_base(tag: str, log: Log) -> str:
+def _bootstrap_base(tag: str, log: Log, extra: list[str] | None = None) -> str:
     if shutil.which("debootstrap") is None:
         raise GroundtruthError(
             "debootstrap is not installed: `apt-get install debootstrap`, or build from a registry image with "
@@ -100,13 +100,14 @@ def _bootstrap_base(tag: str, log: Log) -> str:
     if os.geteuid() != 0:
         raise GroundtruthError("bootstrapping the base image needs root (debootstrap): rerun with sudo")
     recipe = _load_base_recipe()
+    include = [*recipe.include, *(extra or [])]
     with tempfile.TemporaryDirectory(prefix="gt-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
         cmd = [
-            "debootstrap", f"--variant={recipe.variant}", f"--include={','.join(recipe.include)}",
+            "debootstrap", f"--variant={recipe.variant}", f"--include={','.join(include)}",
             recipe.suite, str(root), recipe.mirror,
         ]
-        log(f"bootstrapping {recipe.suite} ({recipe.variant}) with {len(recipe.include)} extra packages")
+        log(f"bootstrapping {recipe.suite} ({recipe.variant}) with {len(include)} extra packages")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
@@ -129,26 +130,27 @@ def _bootstrap_base(tag: str, log: Log) -> str:
     return "debootstrap"
 
 
-def _base_from_public(tag: str, public: str, log: Log) -> str:
+def _base_from_public(tag: str, public: str, log: Log, extra: list[str] | None = None) -> str:
     recipe = _load_base_recipe()
     dockerfile = (
         f"FROM {public}\n"
         "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
-        f"{' '.join(recipe.include)} && rm -rf /var/lib/apt/lists/*\n"
+        f"{' '.join([*recipe.include, *(extra or [])])} && rm -rf /var/lib/apt/lists/*\n"
         f"LABEL {LABEL_MANAGED}=1\n"
     )
     log(f"building the base from {public} (needs a registry and network during the build)")
-    _docker_build(dockerfile.encode(), {}, tag, network="default")
+    docker_build(dockerfile.encode(), {}, tag, network="default")
     return f"from {public}"
 
 
-def _docker_build(dockerfile: bytes, context: dict[str, bytes], tag: str, *, network: str = "none",
-                  buildargs: dict[str, str] | None = None) -> None:
+def docker_build(dockerfile: bytes, context: dict[str, bytes], tag: str, *, network: str = "none",
+                  buildargs: dict[str, str] | None = None, modes: dict[str, int] | None = None) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in {"Dockerfile": dockerfile, **context}.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
+            info.mode = (modes or {}).get(name, 0o644)
             tar.addfile(info, io.BytesIO(data))
     buf.seek(0)
     try:
@@ -179,9 +181,51 @@ def build(name: str, *, force: bool = False, base_from: str | None = None, log: 
         }
         dockerfile = context.pop("Dockerfile")
         log(f"building {tag}")
-        _docker_build(dockerfile, context, tag, buildargs={"BASE": tag_for(BASE)})
+        docker_build(dockerfile, context, tag, buildargs={"BASE": tag_for(BASE)})
         method = "dockerfile"
     return ImageBuild(name=name, tag=tag, built=True, seconds=time.monotonic() - started, method=method)
+
+
+def base_with_packages(packages: list[str]) -> str:
+    """The tag of a base bootstrapped with `packages` besides its own: one dependency resolution over both, so
+    the extra packages can never disagree with the base's versions."""
+    extra = ",".join(sorted(set(packages)))
+    return f"{REPO}/{BASE}-pkgs:{_hash_dir(recipes_dir() / BASE, 'packages=' + extra)}"
+
+
+def recipe_on(name: str, base_tag: str) -> str:
+    """The tag of recipe `name` (e.g. `sandbox`) built FROM another base than the default one."""
+    root = recipes_dir()
+    if not (root / name).is_dir() or name == BASE:
+        raise GroundtruthError(f"no derived image recipe {name!r} under {root}; known: {', '.join(recipe_names()[1:])}")
+    return f"{REPO}/{name}-pkgs:{_hash_dir(root / name, base_tag)}"
+
+
+def build_with_packages(name: str, packages: list[str], *, base_from: str | None = None,
+                        log: Log = lambda _: None) -> list[ImageBuild]:
+    """Build the base with extra packages, then recipe `name` FROM it; each skipped when its tag exists."""
+    out: list[ImageBuild] = []
+    base_tag = base_with_packages(packages)
+    tag = recipe_on(name, base_tag)
+    for step, step_tag in (("base", base_tag), ("recipe", tag)):
+        if exists(step_tag):
+            out.append(ImageBuild(name=f"{name}+packages", tag=step_tag, built=False, seconds=0.0, method="cached"))
+            continue
+        started = time.monotonic()
+        public = base_from or os.environ.get("GROUNDTRUTH_BASE_IMAGE")
+        if step == "base":
+            method = (_base_from_public(step_tag, public, log, packages) if public
+                      else _bootstrap_base(step_tag, log, packages))
+        else:
+            folder = recipes_dir() / name
+            context = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+            dockerfile = context.pop("Dockerfile")
+            log(f"building {step_tag}")
+            docker_build(dockerfile, context, step_tag, buildargs={"BASE": base_tag})
+            method = "dockerfile"
+        out.append(ImageBuild(name=f"{name}+packages", tag=step_tag, built=True,
+                              seconds=time.monotonic() - started, method=method))
+    return out
 
 
 def build_all(*, force: bool = False, base_from: str | None = None, log: Log = lambda _: None) -> list[ImageBuild]:

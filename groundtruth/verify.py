@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 
-from groundtruth.checks import custom, declarative, fsdiff, residue, services, sqlitediff, trusted
+from groundtruth.checks import custom, declarative, fsdiff, harbor, residue, services, sqlitediff, trusted
 from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import (
     CheckResult,
@@ -46,7 +46,7 @@ before_check, after_check, before_confirm, after_unpause."""
 
 _HOOKS: list[Hook] = []
 READERS = 4
-EXECUTING = (s.PytestCheck, s.CommandCheck)
+EXECUTING = (s.PytestCheck, s.CommandCheck, s.HarborTests)
 # Exceptions that mean the check's own code is broken, not that the state is bad.
 _CHECK_BUGS = (NameError, ImportError, SyntaxError, NotImplementedError, RecursionError)
 
@@ -68,6 +68,8 @@ def run_check(c: s.Check, task: Task, sb: DockerSandbox, state: FinalState) -> C
             status, reason = trusted.run_pytest(c, task, sb)
         elif isinstance(c, s.CommandCheck):
             status, reason = trusted.run_command(c, task, sb)
+        elif isinstance(c, s.HarborTests):
+            status, reason = harbor.run_harbor_tests(c, task, sb)
         elif isinstance(c, s.PythonCheck):
             status, reason = custom.run_python(c, task, state)
         elif isinstance(c, s.FsDiff):

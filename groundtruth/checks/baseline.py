@@ -60,8 +60,11 @@ def writable_places(sb: DockerSandbox, task: Task, variant: str) -> list[str]:
         if key in _writable_cache:
             return _writable_cache[key]
     uid, gid = sb.ids("agent")
-    res = sb.exec(_FIND.format(uid=uid, gid=gid), user="root", timeout=60, cwd="/")
-    found = [line for line in res.stdout.splitlines() if line.startswith("/")]
+    if uid == 0:  # a root agent ([sandbox] agent_user) may write nearly all of /: its home and workdir instead
+        found = ["/root", sb.spec.workdir]
+    else:
+        res = sb.exec(_FIND.format(uid=uid, gid=gid), user="root", timeout=60, cwd="/")
+        found = [line for line in res.stdout.splitlines() if line.startswith("/")]
     roots = collapse([*found, *(p for p in SCRATCH if sb.stat(p).exists)])
     with _writable_lock:
         _writable_cache[key] = roots

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from groundtruth.cli.tables import id_column, text_column
+from groundtruth.cli.tasks_import import app as import_app
 from groundtruth.errors import GroundtruthError
 from groundtruth.redteam.stage import exploit_names
 from groundtruth.sandbox.prune import prune
@@ -25,6 +26,7 @@ from groundtruth.tasks.scaffold import DEFAULT_TEMPLATE, scaffold, template_name
 from groundtruth.tasks.validate import Validation, validate
 
 app = typer.Typer(help="List, show, scaffold, explore and validate verifiable tasks.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console()
 
 TasksDir = typer.Option(None, "--tasks-dir", help=f"Extra folder of tasks (repeatable); also ${ENV_VAR}.")

@@ -29,6 +29,8 @@ class SandboxSpec(BaseModel):
     run_id: str = "adhoc"
     episode_id: str = "adhoc"
     labels: dict[str, str] = Field(default_factory=dict)
+    init_user: str = Field(default="root", description="who runs the container's main process (`sleep TTL`); "
+                                                       "not root when the agent is, so freezing it spares the sandbox")
 
 
 class ExecResult(BaseModel):

@@ -154,7 +154,7 @@ class DockerSandbox:
                 hostname="sandbox",
                 labels=labels,
                 mounts=scratch_mounts(spec, labels),
-                user="root",
+                user=spec.init_user,
             )
             try:
                 container.start()

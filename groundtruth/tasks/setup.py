@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import io
+import posixpath
+import tarfile
 import time
 
 from groundtruth.checks.baseline import Baseline, capture
 from groundtruth.errors import GroundtruthError
 from groundtruth.sandbox.docker import INHERIT_OWNER, DockerSandbox
-from groundtruth.tasks.spec import Setup, Task
+from groundtruth.tasks.spec import Setup, SetupDir, Task
 
 
 class TaskSetupError(GroundtruthError):
     """The task's own setup failed: a task bug, never the agent's failure."""
+
+
+def _dirs(sb: DockerSandbox, dirs: list[SetupDir]) -> None:
+    """Directory entries through the engine: created, or given this owner and mode if they exist (capability-less
+    root could not chown them); missing parents are root-owned 0755."""
+    if not dirs:
+        return
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(posixpath.normpath(d.path).lstrip("/"))
+            uid, gid = sb.ids(d.owner)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, int(d.mode, 8), time.time()
+            info.uid, info.gid = uid, gid
+            tar.addfile(info)
+    sb.put_archive("/", buf.getvalue())
 
 
 def _apply(sb: DockerSandbox, task: Task, setup: Setup, env: dict[str, str]) -> None:
@@ -35,6 +54,9 @@ def prepare(sb: DockerSandbox, task: Task, variant: str | None, seed: int) -> tu
     v = task.spec.variant(variant)
     env = {"GT_SEED": str(seed), "GT_VARIANT": v.name, "GT_TASK": task.id}
     env.update({f"GT_{k.upper()}": val for k, val in v.params.items()})
+    _dirs(sb, [*task.spec.setup.dirs, *v.setup.dirs])
+    if task.spec.workdir is not None:
+        sb.make_dirs(task.spec.workdir, owner="agent")  # no-op when the image or setup.dirs made it
     _apply(sb, task, task.spec.setup, env)
     _apply(sb, task, v.setup, env)
     baseline = capture(sb, task, v.name)

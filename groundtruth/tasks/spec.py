@@ -48,7 +48,23 @@ class SetupCommand(Strict):
     timeout: float = 120.0
 
 
+class SetupDir(Strict):
+    """A directory created through the engine before any file (owner and mode set exactly, parents root-owned)."""
+
+    path: str
+    owner: str = "root"
+    mode: str = "0755"
+
+    @model_validator(mode="after")
+    def _fields(self) -> SetupDir:
+        if not self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must be absolute")
+        int(self.mode, 8)
+        return self
+
+
 class Setup(Strict):
+    dirs: list[SetupDir] = Field(default_factory=list)
     files: list[SetupFile] = Field(default_factory=list)
     commands: list[SetupCommand] = Field(default_factory=list)
 
@@ -221,6 +237,29 @@ class PytestCheck(CheckBase):
     timeout: float = 180.0
 
 
+class HarborTests(CheckBase):
+    """A task's own test files run the way Harbor runs them: copied to `dest` (root-owned) only at verification,
+    after every reading check, then the image's pytest runs them offline from the working directory, in place in
+    the agent's container. Every test the trusted files define must pass (counted on the host)."""
+
+    type: Literal["harbor_tests"]
+    tests: str = Field(default="tests", description="task-folder directory copied to `dest`")
+    files: list[str] = Field(default_factory=list, description="test files to run, relative to `tests` "
+                                                               "(default: every test_*.py there)")
+    dest: str = "/tests"
+    cwd: str | None = Field(default=None, description="default: the task's working directory")
+    user: str = Field(default="root", description="who runs the tests (Harbor runs them as root)")
+    env: dict[str, str] = Field(default_factory=dict)
+    min_passed: int | None = None
+    timeout: float = 180.0
+
+    @model_validator(mode="after")
+    def _fields(self) -> HarborTests:
+        if not self.dest.startswith("/") or self.dest.rstrip("/") in ("", "/tmp", "/usr", "/etc", "/var"):
+            raise ValueError(f"dest {self.dest!r} must be an absolute path of its own (e.g. /tests)")
+        return self
+
+
 class ExpectedChange(Strict):
     """One declared change inside an `fs_diff` scope; the first rule whose glob matches an entry applies.
 
@@ -339,7 +378,8 @@ class PythonCheck(CheckBase):
 
 Check = Annotated[
     FileExists | FileAbsent | FileContains | FileMatches | FileSha256 | TreeContains | DirListing | SqliteQuery
-    | ProcessState | FileMode | UserState | CommandCheck | PytestCheck | PythonCheck | FsDiff | SqliteDiff | Residue,
+    | ProcessState | FileMode | UserState | CommandCheck | PytestCheck | PythonCheck | FsDiff | SqliteDiff | Residue
+    | HarborTests,
     Field(discriminator="type"),
 ]
 
@@ -418,6 +458,27 @@ class Sandbox(Strict):
     memory_mb: int = 512
     cpus: float = 1.0
     pids: int = 256
+    agent_user: Literal["agent", "root"] = Field(
+        default="agent", description="`root`: an opt-in for imported tasks whose agent expects root; the image's "
+                                     "`agent` account becomes uid 0, capabilities stay dropped, no network")
+
+
+class ImageSpec(Strict):
+    """A per-task image: the base recipe plus Debian packages and/or a task-local recipe folder whose Dockerfile
+    steps (COPY, RUN, WORKDIR, ENV, ...) are baked in at build time. Tagged by the content hash of all of it."""
+
+    base: str = Field(default="sandbox", description="a recipe under containers/")
+    packages: list[str] = Field(default_factory=list, description="extra Debian packages (bootstrapped with the "
+                                                                  "base's own packages, so no version skew)")
+    recipe: str | None = Field(default=None, description="task-folder directory holding a Dockerfile")
+
+    @field_validator("packages")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", p):
+                raise ValueError(f"{p!r} is not a Debian package name")
+        return v
 
 
 class TaskSpec(Strict):
@@ -428,7 +489,9 @@ class TaskSpec(Strict):
     title: str = ""
     instruction: str = Field(min_length=1)
     env: str = "shell"
-    image: str = "sandbox"
+    image: str | ImageSpec = "sandbox"
+    workdir: str | None = Field(default=None, description="where the agent, the solution and the tests start "
+                                                           "(default /home/agent); created owned by the agent")
     infeasible: bool = Field(default=False, description="the correct outcome is to report failure")
     limits: Limits = Limits()
     sandbox: Sandbox = Sandbox()
@@ -440,6 +503,13 @@ class TaskSpec(Strict):
     redteam: Redteam = Redteam()
     solution: Solution
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="default")])
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("/"):
+            raise ValueError(f"workdir {v!r} must be an absolute path")
+        return v
 
     @field_validator("protected")
     @classmethod
@@ -515,6 +585,20 @@ class Task(BaseModel):
     def id(self) -> str:
         return self.spec.id
 
+    def test_files(self, c: HarborTests) -> list[Path]:
+        """The test files a `harbor_tests` check runs (each must exist in the task folder)."""
+        folder = self.folder / c.tests
+        if not folder.is_dir():
+            raise TaskSpecError(f"{self.folder / 'task.toml'}: check {c.id}: no directory {c.tests!r} in the task "
+                                "folder")
+        if c.files:
+            return [self.file(f"{c.tests}/{f}") for f in c.files]
+        found = sorted(folder.glob("test_*.py"))
+        if not found:
+            raise TaskSpecError(f"{self.folder / 'task.toml'}: check {c.id}: no test_*.py in {c.tests!r}; name the "
+                                "files with `files`")
+        return found
+
     def file(self, rel: str) -> Path:
         try:
             path = (self.folder / rel).resolve()
@@ -574,6 +658,11 @@ def load_task(folder: Path) -> Task:
     for script in (spec.solution.script, spec.solution.partial):
         if script:
             task.file(script)
+    if isinstance(spec.image, ImageSpec) and spec.image.recipe is not None:
+        task.file(f"{spec.image.recipe}/Dockerfile")
+    for c in spec.checks:
+        if isinstance(c, HarborTests):
+            task.test_files(c)
     return task
 
 
@@ -604,5 +693,5 @@ def _task_files(c: Check) -> list[str]:
 _CHECK_TYPES = {
     "file_exists", "file_absent", "file_contains", "file_not_contains", "file_matches", "file_sha256",
     "tree_contains", "tree_not_contains", "dir_listing", "sqlite_query", "process_present", "process_absent",
-    "file_mode", "user_state", "command", "pytest", "python", "fs_diff", "sqlite_diff", "residue",
+    "file_mode", "user_state", "command", "pytest", "python", "fs_diff", "sqlite_diff", "residue", "harbor_tests",
 }

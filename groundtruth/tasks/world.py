@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
-from groundtruth import images
+from groundtruth import taskimage
 from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import Verdict
 from groundtruth.sandbox.base import ExecResult, SandboxSpec
@@ -32,9 +32,9 @@ class World:
         t = time.monotonic()
         sb_spec = self.task.spec.sandbox
         spec = SandboxSpec(
-            image=images.resolve(self.task.spec.image), memory_mb=sb_spec.memory_mb, cpus=sb_spec.cpus,
+            image=taskimage.tag(self.task), memory_mb=sb_spec.memory_mb, cpus=sb_spec.cpus,
             pids=sb_spec.pids, ttl_seconds=int(self.task.spec.limits.seconds) + 900, run_id=self.run_id,
-            episode_id=self.episode_id, labels=self.labels,
+            episode_id=self.episode_id, labels=self.labels, **taskimage.sandbox_fields(self.task),
         )
         self.sandbox = DockerSandbox.create(spec)
         self.timings["create"] = time.monotonic() - t

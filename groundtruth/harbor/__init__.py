@@ -1,0 +1,1 @@
+"""Harbor / Terminal-Bench 2.x task import."""
