@@ -12,7 +12,8 @@ from rich.table import Table
 from groundtruth.errors import GroundtruthError
 from groundtruth.harbor.importer import import_task
 
-app = typer.Typer(help="Import tasks written for other harnesses.", no_args_is_help=True)
+app = typer.Typer(help="Import tasks written for other harnesses.", no_args_is_help=True,
+                  epilog="Example: groundtruth tasks import harbor ~/tb2/csv-report --into mytasks")
 console = Console()
 
 
