@@ -78,6 +78,7 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
             **os.environ, "GT_SANDBOX_CONTAINER": sb.container_id, "GT_SANDBOX_IMAGE": sb.spec.image,
             "GT_SANDBOX_RUN": sb.spec.run_id, "GT_SANDBOX_EPISODE": sb.spec.episode_id,
             "GT_SANDBOX_WORKDIR": sb.spec.workdir, "GT_INFRA_MARKER": str(infra),
+            "GT_SANDBOX_EXEC_TIMEOUT": f"{task.spec.limits.exec_timeout:g}",
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
         }
         cmd = [
