@@ -117,7 +117,10 @@ def welcome_note(st) -> str:
     row = _new_hire(st)
     username = row[1]
     path = f"{WELCOME_DIR}/{username}.md"
-    assert st.exists(path), f"no welcome note at {path}"
+    info = st.stat(path)
+    assert info.exists, f"no welcome note at {path}"
+    assert info.kind == "file", f"{path} is a {info.kind}, not a file of its own"
+    assert info.mode & 0o004, f"{path} has mode {info.mode:04o}: the intranet service (user app) cannot read it"
     text = st.read_text(path)
     assert not re.search(r"\{[a-z_]+\}", text), f"{path} still has template placeholders"
     want = (FILES / "TEMPLATE.md").read_text()
