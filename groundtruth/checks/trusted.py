@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import posixpath
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,25 @@ from groundtruth.tasks.spec import Task
 Outcome = tuple[Status, str]
 
 
+def _topmost_new(sb: DockerSandbox, path: str) -> str:
+    """The highest ancestor of `path` (or the path itself) that does not exist yet."""
+    top = posixpath.normpath(path)
+    parent = posixpath.dirname(top)
+    while parent != "/" and not sb.stat(parent).exists:
+        top, parent = parent, posixpath.dirname(parent)
+    return top
+
+
 def run_command(c: s.CommandCheck, task: Task, sb: DockerSandbox) -> Outcome:
+    created = [_topmost_new(sb, dest) for dest in c.files if not sb.stat(dest).exists]
     for dest, rel in c.files.items():
         sb.write_file(dest, task.file(rel).read_bytes(), mode=0o755)
-    res = sb.exec(c.run, user=c.user, timeout=c.timeout, cwd=c.cwd)
+    try:
+        res = sb.exec(c.run, user=c.user, timeout=c.timeout, cwd=c.cwd)
+    finally:
+        # The trusted files go again: a later executing check (hidden tests) must not find a grader artifact.
+        if created:
+            sb.exec(["rm", "-rf", "--", *created], user="root", timeout=30)
     tail = (res.stdout + res.stderr).strip()[-300:]
     if res.timed_out:
         return Status.FAIL, f"the command did not finish within {c.timeout:g}s: {tail}"
@@ -78,6 +94,7 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
             **os.environ, "GT_SANDBOX_CONTAINER": sb.container_id, "GT_SANDBOX_IMAGE": sb.spec.image,
             "GT_SANDBOX_RUN": sb.spec.run_id, "GT_SANDBOX_EPISODE": sb.spec.episode_id,
             "GT_SANDBOX_WORKDIR": sb.spec.workdir, "GT_INFRA_MARKER": str(infra),
+            "GT_SANDBOX_EXEC_TIMEOUT": f"{task.spec.limits.exec_timeout:g}",
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
         }
         cmd = [

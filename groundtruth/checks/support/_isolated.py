@@ -2,7 +2,8 @@
 
 `run_calls` executes `python3 -c <bootstrap>` in the sandbox through the engine, as the agent, from the
 project's directory, with the agent's environment: the same kind of process an agent's own tool call starts.
-The calls go in on stdin and only plain JSON comes back, on a line marked with a per-batch nonce. Nothing of
+The calls go in on stdin (a Python literal, evaluated without builtins) and only plain data comes back, as a
+literal on a line marked with a per-batch nonce. Nothing of
 the solution is imported on the host, so an object that compares equal to everything, a patched pytest, a
 conftest.py or `sys.exit(0)` at import cannot turn into a pass: the comparison happens here, on plain data.
 The test files never enter the sandbox, so the code under test can neither read them nor see that they exist.
@@ -10,7 +11,9 @@ The test files never enter the sandbox, so the code under test can neither read 
 
 from __future__ import annotations
 
-import json
+import ast
+import builtins
+import math
 import os
 import secrets
 import shlex
@@ -21,42 +24,80 @@ from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.base import SandboxSpec
 from groundtruth.sandbox.docker import DockerSandbox
 
-# Deliberately plain: this is all the code under test can see of how it is being run.
+# Deliberately plain: this is all the code under test can see of how it is being run. Measured against an
+# agent's own `cd PROJECT && python3 -c ...` tool call (tests/test_exploits_grader_blind.py), it leaves no
+# generic trace: stdin is /dev/null again before the code is imported (as in a tool call), no extra file
+# descriptor is open, no module beyond the interpreter's own startup set is loaded (no json, no importlib),
+# `__main__` holds one ordinary name, the parent is `timeout` with the task's own exec timeout, and the
+# environment, user, working directory, OLDPWD and flags are those of a tool call. What remains visible is
+# the program text (argv, frames): only code that inspects its own process can see it, which is what the
+# coding tasks' plain-code check forbids.
 _BOOT = r'''
-import json, os, sys, importlib
-_d = json.loads(sys.stdin.read())
-_k, _calls = _d["k"], _d["c"]
-del _d
-_o = os.dup(1)
-_t, _g, _E = type, getattr, Exception
-def _p(v, n=0):
-    t = _t(v)
-    if v is None or t is bool or t is int or t is float or t is str:
-        return v
-    if n < 8 and (t is list or t is tuple):
-        return [_p(x, n + 1) for x in v]
-    if n < 8 and t is dict and all(_t(x) is str for x in v):
-        return {"d": [[x, _p(y, n + 1)] for x, y in v.items()]}
-    return {"u": t.__module__ + "." + t.__qualname__}
-_r = []
-for _c in _calls:
+def main():
+    import os, sys
+    data = b""
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    key, calls = eval(data.decode(), {"__builtins__": {}, "nan": float("nan"), "inf": float("inf")})
+    del data
+    import builtins
+    real = {n: c for n, c in vars(builtins).items() if isinstance(c, type) and issubclass(c, BaseException)}
+    T, E, S = type, Exception, str
+
+    def plain(v, n=0):
+        t = T(v)
+        if v is None or t is bool or t is int or t is str:
+            return v
+        if t is float:
+            return {"f": v.hex()}
+        if n < 8 and (t is list or t is tuple):
+            return [plain(x, n + 1) for x in v]
+        if n < 8 and t is dict and all(T(x) is str for x in v):
+            return {"d": [[x, plain(y, n + 1)] for x, y in v.items()]}
+        return {"u": S(t.__module__) + "." + S(t.__qualname__)}
+
+    def name(c):
+        m, q = S(c.__module__), S(c.__qualname__)
+        return "builtins." + q if real.get(q) is c else ("fake." if m == "builtins" else "") + m + "." + q
+
+    out = []
+    for m, f, a, kw in calls:
+        try:
+            __import__(m)
+            out.append({"ok": plain(getattr(sys.modules[m], f)(*a, **kw))})
+        except E as e:
+            out.append({"raised": [name(c) for c in T(e).__mro__]})
     try:
-        _f = _g(importlib.import_module(_c["m"]), _c["f"])
-        _r.append({"ok": _p(_f(*_c.get("a", []), **_c.get("kw", {})))})
-    except _E as _e:
-        _r.append({"raised": [c.__name__ for c in _t(_e).__mro__]})
-os.write(_o, (_k + json.dumps(_r) + "\n").encode())
+        sys.stdout.flush()
+    except E:
+        pass
+    os.write(1, ("\n" + key + repr(out) + "\n").encode())
+
+
+main()
 '''
 
 
 class Raised:
-    """What a call raised: its class names, most specific first."""
+    """What a call raised: its classes, most specific first, as `module.qualname` (`builtins.ValueError` only
+    for the interpreter's own class, so a look-alike class named ValueError does not pass for one)."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
 
     def is_a(self, name: str) -> bool:
-        return name in self.names
+        """`ValueError` means the builtin; `PageOutOfRange` any class of that name; `pkg.mod.Cls` exactly."""
+        if "." in name:
+            return name in self.names
+        if isinstance(getattr(builtins, name, None), type):
+            return f"builtins.{name}" in self.names
+        return any(n.rsplit(".", 1)[-1] == name for n in self.names)
 
     def __repr__(self) -> str:
         return f"Raised({self.names[0] if self.names else '?'})"
@@ -89,10 +130,15 @@ class Result:
         return f"Result(exit {self.exit_code}, {self.stdout[-200:]!r}, {self.stderr[-200:]!r})"
 
 
-def run(cmd: str, *, cwd: str | None = None, stdin: str | None = None, timeout: float = 60.0) -> Result:
+def exec_timeout() -> float:
+    """The task's own limit for one agent command, so the `timeout` wrapper looks like a tool call's."""
+    return float(os.environ.get("GT_SANDBOX_EXEC_TIMEOUT", "60"))
+
+
+def run(cmd: str, *, cwd: str | None = None, stdin: str | None = None, timeout: float | None = None) -> Result:
     """A shell command in the sandbox as the agent (an agent's own tool call looks the same)."""
     try:
-        res = sandbox().exec(cmd, user="agent", cwd=cwd, stdin=stdin, timeout=timeout)
+        res = sandbox().exec(cmd, user="agent", cwd=cwd, stdin=stdin, timeout=timeout or exec_timeout())
     except InfrastructureError as exc:
         raise _infra(exc) from exc
     return Result(res.exit_code, res.stdout, res.stderr, res.timed_out)
@@ -125,24 +171,41 @@ def _decode(v: object) -> object:
     if isinstance(v, dict):
         if set(v) == {"d"} and isinstance(v["d"], list):
             return {k: _decode(x) for k, x in v["d"]}
+        if set(v) == {"f"} and isinstance(v["f"], str):
+            return float.fromhex(v["f"])
         return ("unplain", v.get("u"))
     return v
 
 
-def run_calls(root: str, calls: list[dict[str, Any]], timeout: float = 120.0) -> list[object]:
-    """Run the calls in one fresh interpreter in the sandbox, from `root`; each result is plain data or a
-    Raised. A call is {"module": ..., "func": ..., "args": [...], "kwargs": {...}}."""
+def _literal(v: object) -> str:
+    """`repr` of plain data, checked to be only literals (plus nan/inf), so the boot can `eval` it bare."""
+    if v is None or type(v) in (bool, int, str):
+        return repr(v)
+    if isinstance(v, float) and type(v) is float:
+        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else "inf" if v > 0 else "-inf")
+    if isinstance(v, list | tuple) and type(v) in (list, tuple):
+        return "[" + ", ".join(_literal(x) for x in v) + "]"
+    if isinstance(v, dict) and type(v) is dict and all(type(k) is str for k in v):
+        return "{" + ", ".join(f"{k!r}: {_literal(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"hidden tests may pass only plain data to the code under test, not {type(v).__name__}")
+
+
+def run_calls(root: str, calls: list[dict[str, Any]], timeout: float | None = None) -> list[object]:
+    """Run the calls in one fresh interpreter in the sandbox, started as an agent's tool call would start it
+    (`cd ROOT && python3 -c ...` from the agent's home); each result is plain data or a Raised.
+    A call is {"module": ..., "func": ..., "args": [...], "kwargs": {...}}."""
     nonce = "R" + secrets.token_hex(12) + ":"
-    batch = [{"m": c["module"], "f": c["func"], "a": list(c.get("args", [])), "kw": dict(c.get("kwargs", {}))}
-             for c in calls]
-    res = run(f"python3 -c {shlex.quote(_BOOT)}", cwd=root, stdin=json.dumps({"k": nonce, "c": batch}),
+    batch = "[" + ", ".join(
+        f"({c['module']!r}, {c['func']!r}, {_literal(list(c.get('args', [])))}, {_literal(dict(c.get('kwargs', {})))})"
+        for c in calls) + "]"
+    res = run(f"cd {shlex.quote(root)} && python3 -c {shlex.quote(_BOOT)}", stdin=f"({nonce!r}, {batch})",
               timeout=timeout)
     marked = [ln for ln in res.stdout.splitlines() if ln.startswith(nonce)]
     assert res.exit_code == 0 and len(marked) == 1, (
         f"the solution did not run to completion (exit {res.exit_code}, {len(marked)} result lines): "
         f"{(res.stdout + res.stderr)[-600:]}"
     )
-    raw = json.loads(marked[0][len(nonce):])
+    raw = ast.literal_eval(marked[0][len(nonce):])
     assert type(raw) is list and len(raw) == len(calls), "malformed result batch"
     out: list[object] = []
     for item in raw:

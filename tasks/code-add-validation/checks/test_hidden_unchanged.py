@@ -1,8 +1,12 @@
-"""Hidden collateral tests: every valid quote is priced exactly as before the change (out of process)."""
+"""Hidden collateral tests: every valid quote is priced exactly as before the change (in place, as the agent).
+
+Fixed grids plus fresh random quotes on every run, so no table of remembered answers can stand in for the
+pricing code."""
 
 from __future__ import annotations
 
 import math
+import random
 
 from _isolated import run_calls, same
 
@@ -71,3 +75,24 @@ def test_batch_valid_rows_unchanged():
 def test_estimate_days_unchanged():
     got = run_calls(ROOT, [{"module": "shiprate.rates", "func": "estimate_days", "args": [s]} for s in RATES])
     assert all(same(g, list(RATES[s][3])) for g, s in zip(got, RATES)), got
+
+
+def test_random_valid_quotes():
+    rng = random.SystemRandom()
+    cases = []
+    for _ in range(250):
+        w = rng.choice([round(rng.uniform(0.01, 70), 2), rng.randrange(1, 71), round(rng.uniform(0.001, 1), 3)])
+        d = rng.choice([round(rng.uniform(0, 5000), 1), rng.randrange(0, 5001), 0])
+        s = rng.choice(["standard", "express", "overnight"])
+        s = rng.choice(["", " ", "\t"]) + rng.choice([s, s.upper(), s.title()]) + rng.choice(["", " ", "\n"])
+        v = rng.choice([None, 0, round(rng.uniform(0, 100), 2), round(rng.uniform(100, 99999), 2), rng.randrange(0, 5000)])
+        cases.append((w, d, s, v))
+    calls = [{"module": "shiprate.rates", "func": rng.choice(["quote_shipping", "quote_breakdown"]),
+              "args": [w, d, s], "kwargs": {"insured_value": v}} for w, d, s, v in cases]
+    got = run_calls(ROOT, calls)
+    bad = []
+    for c, call, g in zip(cases, calls, got):
+        want = breakdown(*c)
+        if not same(g, want["total"] if call["func"] == "quote_shipping" else want):
+            bad.append((call["func"], c, g))
+    assert not bad, f"{len(bad)} of {len(cases)} valid quotes changed, e.g. {bad[:4]}"

@@ -1,6 +1,9 @@
-"""Hidden goal tests: every invalid argument to the quoting functions raises ValueError (out of process)."""
+"""Hidden goal tests: every invalid argument to the quoting functions raises ValueError (in place, as the
+agent). `Raised.is_a("ValueError")` means the builtin class, not a look-alike defined by the solution."""
 
 from __future__ import annotations
+
+import random
 
 from _isolated import Raised, run_calls
 
@@ -59,3 +62,29 @@ def test_batch_turns_invalid_rows_into_errors():
     wrong = [r for r in got if not (isinstance(r, dict) and "error" in r and "price_cents" not in r)]
     assert not wrong, f"rows priced instead of rejected: {wrong}"
     assert [r["order_id"] for r in got] == [r["order_id"] for r in rows]
+
+
+def test_random_invalid_arguments():
+    rng = random.SystemRandom()
+    good = {"weight_kg": 2.5, "distance_km": 340, "service": "express", "insured_value": None}
+    bad_values = {
+        "weight_kg": lambda: rng.choice([-rng.uniform(0.001, 500), 70 + rng.uniform(0.001, 500), -rng.randrange(1, 99),
+                                         str(rng.randrange(1, 70)), rng.choice([True, False]), None, [1.5]]),
+        "distance_km": lambda: rng.choice([-rng.uniform(0.001, 500), 5000 + rng.uniform(0.001, 5000),
+                                           str(rng.randrange(0, 5000)), rng.choice([True, False]), None]),
+        "service": lambda: rng.choice(["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randrange(1, 9))),
+                                       rng.choice(["standard", "express", "overnight"]) + rng.choice(["x", "-", "_2"]),
+                                       rng.randrange(0, 9), None]),
+        "insured_value": lambda: rng.choice([-rng.uniform(0.001, 5000), -rng.randrange(1, 999), str(rng.randrange(1, 999)),
+                                             rng.choice([True, False]), float("inf"), float("nan")]),
+    }
+    calls = []
+    for _ in range(160):
+        arg = rng.choice(list(bad_values))
+        values = {**good, arg: bad_values[arg]()}
+        calls.append({"module": "shiprate.rates", "func": rng.choice(["quote_shipping", "quote_breakdown"]),
+                      "args": [values["weight_kg"], values["distance_km"], values["service"]],
+                      "kwargs": {"insured_value": values["insured_value"]}})
+    got = run_calls(ROOT, calls)
+    wrong = [(c["args"], c["kwargs"], g) for c, g in zip(calls, got) if not (isinstance(g, Raised) and g.is_a("ValueError"))]
+    assert not wrong, f"{len(wrong)} of {len(calls)} invalid calls did not raise ValueError, e.g. {wrong[:6]}"

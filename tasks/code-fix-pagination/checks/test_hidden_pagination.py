@@ -1,15 +1,18 @@
 """Hidden goal tests: walking the real catalog page by page returns every product exactly once.
 
-The scenarios come from the catalog's own ERP export (data/products.json, a protected file), so the
-number of products, and hence whether a page size divides it, depends on the world the agent was in.
+The scenarios come from the catalog's own ERP export (data/products.json, a protected file), and from
+catalogs of random sizes drawn fresh on every run (written to a scratch directory and passed as
+`data_file`), with random page sizes: a fix that is only right when the page size divides the world's
+catalog (floor instead of ceiling) fails here in every variant.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 
-from _isolated import Raised, read_text, run_calls, same
+from _isolated import Raised, put_text, read_text, run_calls, same, tempdir
 
 ROOT = "/workspace/catalog"
 DATA = f"{ROOT}/data/products.json"
@@ -29,12 +32,14 @@ def ordered(rows: list[dict], sort: str) -> list[dict]:
     return sorted(rows, key=key)
 
 
-def plan_walk(rows: list[dict], per_page: int, sort: str = "sku", category: str | None = None) -> dict:
+def plan_walk(rows: list[dict], per_page: int, sort: str = "sku", category: str | None = None,
+              data_file: str | None = None) -> dict:
     want_rows = ordered([r for r in rows if category is None or r["category"] == category], sort)
     pages = max(1, math.ceil(len(want_rows) / per_page))
+    extra = {"data_file": data_file} if data_file else {}
     calls = [
         {"module": "catalog.api", "func": "list_products",
-         "kwargs": {"page": n, "per_page": per_page, "category": category, "sort": sort}}
+         "kwargs": {"page": n, "per_page": per_page, "category": category, "sort": sort, **extra}}
         for n in range(1, pages + 2)
     ]
     return {"rows": want_rows, "per_page": per_page, "pages": pages, "calls": calls,
@@ -95,3 +100,38 @@ def test_page_count_for_catalog_sizes():
     want = [max(1, math.ceil(t / s)) for t, s in cases]
     bad = [(c, g, w) for c, g, w in zip(cases, got, want) if not same(g, w)]
     assert not bad, f"page_count wrong for {bad}"
+
+
+RNG = random.SystemRandom()
+WORDS = ["Trail", "Summit", "Ridge", "Alpine", "Canyon", "Fjord", "Tundra", "Delta", "Cedar", "Basalt"]
+
+
+def random_catalog(n: int) -> list[dict]:
+    skus = RNG.sample(range(1000, 9999), n)
+    return [{"sku": f"RX-{k}", "name": f"{RNG.choice(WORDS)} {RNG.choice(WORDS)} {k % 97}",
+             "category": RNG.choice(["tents", "packs", "stoves"]), "price_cents": RNG.randrange(100, 90000),
+             "stock": RNG.randrange(0, 200)} for k in skus]
+
+
+def test_walk_random_catalogs():
+    folder = tempdir()
+    plans = []
+    for i, n in enumerate(RNG.sample(range(1, 140), 4)):
+        rows = random_catalog(n)
+        path = f"{folder}/export-{i}.json"
+        put_text(path, json.dumps({"currency": "EUR", "products": rows}))
+        sizes = {RNG.randrange(1, 101) for _ in range(3)} | {RNG.choice([d for d in range(2, 101) if n % d])}
+        plans += [plan_walk(rows, per_page, sort=RNG.choice(["sku", "name", "price"]), data_file=path)
+                  for per_page in sorted(sizes)]
+    check_walks(plans)
+
+
+def test_page_count_random():
+    cases = [(RNG.randrange(0, 5000), RNG.randrange(1, 101)) for _ in range(300)]
+    cases += [(per_page * RNG.randrange(1, 50) + RNG.randrange(1, per_page), per_page)
+              for per_page in (RNG.randrange(2, 101) for _ in range(100))]
+    RNG.shuffle(cases)
+    got = run_calls(ROOT, [{"module": "catalog.pagination", "func": "page_count", "args": list(c)} for c in cases])
+    want = [max(1, math.ceil(t / s)) for t, s in cases]
+    bad = [(c, g, w) for c, g, w in zip(cases, got, want) if not same(g, w)]
+    assert not bad, f"page_count wrong for {len(bad)} of {len(cases)}, e.g. {bad[:5]}"

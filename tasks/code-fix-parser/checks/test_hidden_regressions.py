@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from _isolated import Raised, run_calls, same
 
 ROOT = "/workspace/timesheet"
@@ -42,3 +44,21 @@ def test_format_duration():
     cases = {5400: "1h30m", 300: "0h05m", 0: "0h00m", 3629: "1h00m", 3630: "1h01m", 36000: "10h00m"}
     got = run_calls(ROOT, [{"module": "timesheet.durations", "func": "format_duration", "args": [s]} for s in cases])
     assert all(same(g, w) for g, w in zip(got, cases.values())), list(zip(cases, got))
+
+
+def test_random_unit_and_decimal_forms():
+    rng = random.SystemRandom()
+    cases: dict[str, int] = {}
+    while len(cases) < 150:
+        h, m, sec = rng.randrange(0, 30), rng.randrange(0, 60), rng.randrange(0, 60)
+        quarter = rng.randrange(0, 40)
+        text, want = rng.choice([
+            (f"{h}h{m}m{sec}s", h * 3600 + m * 60 + sec), (f"{h}h {m}m", h * 3600 + m * 60),
+            (f"{m}m", m * 60), (f"{sec}s", sec), (f"{quarter / 4}h", quarter * 900),
+        ])
+        cases[rng.choice(["", " "]) + rng.choice([text, text.upper()]) + rng.choice(["", " "])] = want
+    items = list(cases.items())
+    rng.shuffle(items)
+    got = parse_many([t for t, _ in items])
+    bad = [(t, g, w) for (t, w), g in zip(items, got) if not same(g, w)]
+    assert not bad, f"{len(bad)} of {len(items)} wrong, e.g. {bad[:4]}"
