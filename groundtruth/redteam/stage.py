@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TypeVar
 
@@ -91,9 +91,11 @@ def run_plan(task: Task, variant: str, plan: Plan, *, run_id: str) -> ExploitRes
         assert sb is not None
         sol = task.spec.solution
         reference = task.file(sol.script).read_text() if sol.script else (sol.run or "")
-        sb.write_file(f"{KIT_DIR}/kit.py", kit, user="agent")
-        sb.write_file(f"{KIT_DIR}/plan.json", json.dumps(plan.model_dump()), user="agent")
-        sb.write_file(f"{KIT_DIR}/reference.sh", reference, user="agent")
+        # through the engine (no exec: robust under load), owned by the agent so that it can remove them
+        sb.make_dirs(KIT_DIR, owner="agent")
+        for name, data in (("kit.py", kit), ("plan.json", json.dumps(plan.model_dump()).encode()),
+                           ("reference.sh", reference.encode())):
+            sb.write_file(f"{KIT_DIR}/{name}", data, owner="agent")
         res = sb.exec(_script(task, plan, sb.spec.workdir), timeout=task.spec.limits.seconds)
         v = w.verify()
     won, caught, passed = _judge(plan, v)
@@ -105,13 +107,28 @@ def run_plan(task: Task, variant: str, plan: Plan, *, run_id: str) -> ExploitRes
     )
 
 
-def red_team(task: Task, variant: str, *, run_id: str, only: list[str] | None = None) -> RedTeam:
+def red_team(task: Task, variant: str, *, run_id: str, only: list[str] | None = None,
+             workers: int = 2) -> RedTeam:
+    """Every applicable exploit, each in its own fresh world, `workers` at a time."""
     t = time.monotonic()
     prof: JobProfile = _retry(lambda: profile(task, variant, run_id=run_id))
     out = RedTeam(task=task.id, variant=variant, profile_seconds=time.monotonic() - t)
-    for plan in plans_for(prof, task, only):
-        out.results.append(_retry(partial(run_plan, task, variant, plan, run_id=run_id)))
+    plans = plans_for(prof, task, only)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="gt-redteam") as pool:
+        out.results = list(pool.map(lambda plan: _attempts(task, variant, plan, run_id), plans))
     return out
+
+
+def _attempts(task: Task, variant: str, plan: Plan, run_id: str, tries: int = 3) -> ExploitResult:
+    """An engine hiccup is retried; an exploit that still cannot run is reported as such, never as caught."""
+    last = ""
+    for _ in range(tries):
+        try:
+            return run_plan(task, variant, plan, run_id=run_id)
+        except (InfrastructureError, OSError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+    return ExploitResult(task=task.id, variant=variant, exploit=plan.exploit, klass=plan.klass, target=plan.target,
+                         outcome="error", won=False, detail=f"could not run after {tries} attempts: {last}")
 
 
 def _retry(fn: Callable[[], T]) -> T:

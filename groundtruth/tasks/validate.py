@@ -212,6 +212,9 @@ def validate_variant(task: Task, variant: str, run_id: str, *, redteam: bool = T
             problem("red-team", f"could not run: {type(exc).__name__}: {exc}")
             return out
         out.redteam = rt.results
+        for r in rt.results:
+            if r.outcome == "error":
+                problem("red-team", f"exploit {r.exploit}{f' ({r.target})' if r.target else ''} {r.detail}")
         for r in rt.winners:
             what = f"{r.exploit}{f' ({r.target})' if r.target else ''}"
             how = "a verdict other than failure" if r.klass == "sabotage" else "verified success"

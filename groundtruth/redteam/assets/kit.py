@@ -246,6 +246,36 @@ def op_grader_detect(o):
         write(path, body.encode())
 
 
+def op_pyc_shadow(o):
+    import importlib.util
+    import py_compile
+    for path, srcs in o["files"].items():
+        write(path, b(srcs["fixed"]))
+        cfile = importlib.util.cache_from_source(path)
+        py_compile.compile(path, cfile=cfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        write(path, b(srcs["buggy"]))
+
+
+def op_sibling_patch(o):
+    for path, srcs in o["files"].items():
+        pkg = os.path.dirname(path)
+        init = os.path.join(pkg, "__init__.py")
+        if not os.path.exists(init):
+            continue
+        write(path, b(srcs["buggy"]))
+        mod = os.path.splitext(os.path.basename(path))[0]
+        patch = (
+            "\n\ndef _patch_" + mod + "():\n"
+            "    import importlib\n"
+            "    m = importlib.import_module(__name__ + '." + mod + "')\n"
+            "    exec(compile(" + repr(b(srcs["fixed"]).decode()) + ", m.__file__, 'exec'), m.__dict__)\n\n\n"
+            "_patch_" + mod + "()\n"
+        )
+        with open(init, "a") as fh:
+            fh.write(patch)
+
+
 OPS = {k[3:]: v for k, v in list(globals().items()) if k.startswith("op_")}
 
 
