@@ -6,6 +6,8 @@ we wait for a rebuild that started after the freeze and judge that snapshot.
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 
 OUT = "/var/lib/authd/effective.json"
@@ -50,3 +52,41 @@ def others_accepted(state):
     lost = sorted(name for fp, name in OTHERS.items() if fp not in accepted)
     assert not lost, f"credentials of other principals no longer accepted: {lost}"
     return f"all {len(OTHERS)} other credentials still accepted"
+
+
+DB = "/srv/app/data/app.db"
+STATIC = "/srv/app/config/static_keys.json"
+FILES = Path(__file__).resolve().parent.parent / "files"
+
+
+def disable_recorded(state):
+    """The README's bookkeeping: a disabled account says when and why, and the audit trail says who."""
+    conn = state.sqlite(DB)
+    try:
+        row = conn.execute("SELECT id, disabled_at, disabled_reason FROM accounts "
+                           "WHERE username = 'svc-reporting'").fetchone()
+        assert row is not None, "svc-reporting is gone from accounts"
+        acc, at, why = row
+        audit = conn.execute("SELECT count(*) FROM audit_log WHERE id > 4 AND account_id = ? "
+                             "AND action = 'account.disable'", (acc,)).fetchone()[0]
+    finally:
+        conn.close()
+    assert isinstance(at, str) and at.strip(), f"disabled_at is not filled in ({at!r})"
+    assert isinstance(why, str) and why.strip(), f"disabled_reason is not filled in ({why!r})"
+    assert audit >= 1, "no new audit_log row (action account.disable) for svc-reporting"
+    return f"disabled at {at} ({why}); {audit} account.disable audit row(s)"
+
+
+def static_keys_closed_world(state):
+    """Every entry but svc-reporting's exactly as before (both worlds share them); its entry removed or off."""
+    want = [k for k in json.loads((FILES / "static_keys.json").read_text())["keys"]]
+    original = json.loads((FILES / "static_keys.json").read_text())
+    data = state.json(STATIC)
+    assert isinstance(data, dict) and isinstance(data.get("keys"), list), "static_keys.json lost its keys list"
+    assert {k: v for k, v in data.items() if k != "keys"} == {k: v for k, v in original.items() if k != "keys"}, \
+        "static_keys.json: fields besides keys changed"
+    kept = [k for k in data["keys"]
+            if not (isinstance(k, dict) and k.get("principal") == "svc-reporting" and k.get("enabled") is False)]
+    assert kept == want, "static_keys.json entries of other principals changed, or svc-reporting's is still on: " \
+        f"{[k.get('principal') if isinstance(k, dict) else k for k in kept]}"
+    return f"the {len(want)} other static keys are unchanged"

@@ -62,3 +62,31 @@ def new_orders_untouched(state):
     assert od == NEW_ORDERS, f"live orders placed on or after {CUTOFF} changed (a row, a column, or missing)"
     assert idg == NEW_ITEMS, "items of live orders changed"
     return f"live orders from {CUTOFF} on and their items are byte-identical"
+
+
+def run_logged(state):
+    """The README's bookkeeping: each archive run is a row in archive_runs. The count may be read either way
+    an honest operator would: orders removed from the live table, or orders newly added to the archive (they
+    differ when an interrupted run had already copied some)."""
+    base = state.baseline_sqlite(DB)
+    try:
+        runs0 = {r[0] for r in base.execute("SELECT id FROM archive_runs")}
+        live_old = base.execute("SELECT count(*) FROM orders WHERE placed_at < ?", (CUTOFF,)).fetchone()[0]
+        archived0 = base.execute("SELECT count(*) FROM orders_archive").fetchone()[0]
+    finally:
+        base.close()
+    conn = state.sqlite(DB)
+    try:
+        new = [r for r in conn.execute("SELECT id, cutoff, started_at, finished_at, orders_moved FROM archive_runs")
+               if r[0] not in runs0]
+        archived = conn.execute("SELECT count(*) FROM orders_archive").fetchone()[0]
+    finally:
+        conn.close()
+    assert len(new) == 1, f"{len(new)} new archive_runs rows; this run must be logged once"
+    _, cutoff, started, finished, moved = new[0]
+    assert cutoff == CUTOFF, f"the run is logged with cutoff {cutoff!r}, not {CUTOFF!r}"
+    assert isinstance(started, str) and started and isinstance(finished, str) and finished, \
+        "the run's started_at/finished_at are not filled in"
+    counts = {live_old, archived - archived0}
+    assert moved in counts, f"orders_moved is {moved!r}; this run moved {' or '.join(map(str, sorted(counts)))}"
+    return f"run logged: cutoff {cutoff}, {moved} orders moved, finished {finished}"

@@ -48,8 +48,9 @@ def garden_prices_raised(state):
     wrong = []
     for pid, (sku, want) in GARDEN.items():
         price = got.get(pid)
-        if price is None or abs(price - want) > 0.0005:
-            wrong.append(f"{sku}: {price} (want {want:.2f})")
+        # to the cent means exactly the two-decimal value, stored as a REAL (not 14.2904, not the text '14.29')
+        if type(price) is not float or abs(price - want) > 1e-9:
+            wrong.append(f"{sku}: {price!r} (want {want:.2f})")
     assert not wrong, f"{len(wrong)}/{len(GARDEN)} Garden prices wrong: " + ", ".join(wrong[:6])
     return f"all {len(GARDEN)} Garden prices are +10 % rounded to the cent"
 
@@ -75,14 +76,31 @@ def schema_unchanged(state):
 
 
 def history_recorded(state):
+    """Exactly one new price_history row per Garden product, from its old price to its new one: a price set
+    twice (a wrong value first) or a row written by hand for another product is not what finance audits."""
+    base = state.baseline_sqlite(DB)
+    try:
+        before = dict(base.execute("SELECT id, price FROM products").fetchall())
+        old_ids = {r[0] for r in base.execute("SELECT id FROM price_history")}
+    finally:
+        base.close()
     conn = state.sqlite(DB)
     try:
-        rows = conn.execute("SELECT product_id, new_price FROM price_history WHERE id > 6 ORDER BY id").fetchall()
+        rows = [r for r in conn.execute("SELECT id, product_id, old_price, new_price FROM price_history ORDER BY id")
+                if r[0] not in old_ids]
     finally:
         conn.close()
-    last = {}
-    for pid, new in rows:
-        last[pid] = new
-    missing = [sku for pid, (sku, want) in GARDEN.items() if pid not in last or abs(last[pid] - want) > 0.0005]
-    assert not missing, f"price_history has no record of the new price for {missing}"
-    return f"price_history records the change of all {len(GARDEN)} Garden products"
+    per: dict[int, list[tuple[float, float]]] = {}
+    for _, pid, old, new in rows:
+        per.setdefault(pid, []).append((old, new))
+    problems = []
+    for pid, (sku, want) in GARDEN.items():
+        got = per.pop(pid, [])
+        if len(got) != 1:
+            problems.append(f"{sku}: {len(got)} new history rows")
+        elif abs(got[0][0] - before[pid]) > 1e-9 or abs(got[0][1] - want) > 1e-9:
+            problems.append(f"{sku}: recorded {got[0][0]} -> {got[0][1]} (want {before[pid]} -> {want:.2f})")
+    if per:
+        problems.append(f"history rows for products that are not Garden: {sorted(per)}")
+    assert not problems, "price_history does not record one change per Garden product: " + ", ".join(problems[:6])
+    return f"price_history records the change of all {len(GARDEN)} Garden products, once each"
