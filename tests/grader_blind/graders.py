@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from groundtruth.checks import trusted
 from groundtruth.checks.results import Status
-from groundtruth.checks.state import FinalState
+from groundtruth.checks.state import FinalState, Frozen
 from groundtruth.sandbox.base import SandboxSpec
 from groundtruth.sandbox.docker import DockerSandbox
 from groundtruth.tasks.spec import Check, PytestCheck, Task
@@ -68,7 +68,9 @@ def old_check(sb: DockerSandbox, task: Task, fixture: str) -> tuple[Status, str]
 
 def old_outcome(sb: DockerSandbox, task: Task, toml_fixture: str, code_fixture: str) -> tuple[bool, dict[str, str]]:
     """Every check of the task as it was before the rework (old/<toml_fixture>, its custom checks in
-    old/<code_fixture>), evaluated on the sandbox's current state: (the old verdict's success, statuses)."""
+    old/<code_fixture>), evaluated on the sandbox's current state: (the old verdict's success, statuses).
+    Call it after `verify`: the agent is frozen then, so a declared service's status file as it is now was
+    refreshed after the freeze, which is what the old checks waited for."""
     data = tomllib.loads((HERE / "old" / toml_fixture).read_text())
     adapter: TypeAdapter[Check] = TypeAdapter(Check)
     checks = [adapter.validate_python({**c, "file": code_fixture} if c.get("type") == "python" else c)
@@ -77,7 +79,8 @@ def old_outcome(sb: DockerSandbox, task: Task, toml_fixture: str, code_fixture: 
     preference_only = {c for p in goal.get("preferences", []) for c in p.get("checks", [])} - {
         c for item in [*goal["objectives"], *goal.get("requirements", [])] for c in item.get("checks", [])}
     old = Task(spec=task.spec, folder=HERE / "old")
-    state = FinalState(sb)
+    heartbeats = {svc.heartbeat.path: 0 for svc in task.spec.services if svc.heartbeat is not None}
+    state = FinalState(sb, frozen=Frozen(heartbeats=heartbeats))
     try:
         results = {c.id: run_check(c, old, sb, state) for c in checks}
     finally:
