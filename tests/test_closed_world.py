@@ -161,6 +161,24 @@ def test_tables_without_a_primary_key_compare_as_multisets() -> None:
     assert _table_problems(base, db(BASE + "INSERT INTO log VALUES ('c1');"), "log", rule) == []
 
 
+def test_multiset_updates_keep_to_their_rows_and_columns() -> None:
+    """Without a primary key an update is a delete plus an insert: the new row must be the old one with only
+    the declared columns changed, and a row that may change may not simply disappear."""
+    base = db(BASE + "CREATE TABLE runs (cutoff TEXT, finished TEXT); INSERT INTO runs VALUES ('2022', NULL), "
+                     "('2021', 'done');")
+    rule = s.TableChange(name="runs", update="finished IS NULL", columns=["finished"])
+    ok = db(BASE + "CREATE TABLE runs (cutoff TEXT, finished TEXT); INSERT INTO runs VALUES ('2022', 'done'), "
+                   "('2021', 'done');")
+    assert _table_problems(base, ok, "runs", rule) == []
+    other_column = db(BASE + "CREATE TABLE runs (cutoff TEXT, finished TEXT); INSERT INTO runs VALUES "
+                             "('1999', 'done'), ('2021', 'done');")
+    assert any("added" in p for p in _table_problems(base, other_column, "runs", rule))
+    dropped = db(BASE + "CREATE TABLE runs (cutoff TEXT, finished TEXT); INSERT INTO runs VALUES ('2021', 'done');")
+    assert any("could only change" in p for p in _table_problems(base, dropped, "runs", rule))
+    any_column = s.TableChange(name="runs", update="finished IS NULL")
+    assert _table_problems(base, other_column, "runs", any_column) == []
+
+
 def test_facades_and_copies_change_the_schema() -> None:
     base = schema(db(BASE))
     facade = schema(db(BASE + "ALTER TABLE customers RENAME TO customers_store; CREATE VIEW customers AS "

@@ -101,7 +101,9 @@ def _table_problems(base: sqlite3.Connection, final: sqlite3.Connection, table: 
         if inserted - may_add:
             out.append(f"{table}: rows added that the task does not allow: {_keys(sorted(inserted - may_add))}")
         return out
-    # No primary key: rows are compared as a multiset (an update is a delete plus an insert).
+    # No primary key: rows are compared as a multiset (an update is a delete plus an insert). Each row that may
+    # change and is gone must be paired with a new row that differs from it only in the declared columns;
+    # an unpaired one was deleted, an unpaired new row that no `insert` allows was added.
     before_m, after_m = _multiset(base, table), _multiset(final, table)
     gone, new = before_m - after_m, after_m - before_m
     must_go_m = _multiset(base, table, rule.delete) if rule and rule.delete else Counter[Row]()
@@ -109,15 +111,45 @@ def _table_problems(base: sqlite3.Connection, final: sqlite3.Connection, table: 
     may_add_m = _multiset(final, table, rule.insert) if rule and rule.insert else Counter[Row]()
     extra_gone = gone - (must_go_m | may_change_m)
     missing = must_go_m - gone
-    replaced = sum((gone & may_change_m).values())
-    unexplained = sum((new - may_add_m).values())
+    changed = (gone - must_go_m) & may_change_m
+    unexplained = new - may_add_m
+    fixed = _fixed_columns(base, table, rule)
+    paired, unexplained_left = _pair(changed, unexplained, fixed)
+    paired2, _ = _pair(changed - paired, new - unexplained, fixed)
+    deleted = sum((changed - paired - paired2).values())
     if extra_gone:
         out.append(f"{table}: {sum(extra_gone.values())} rows deleted or changed that had to stay")
     if missing:
         out.append(f"{table}: {sum(missing.values())} rows that had to be deleted are still there")
-    if unexplained > replaced:
-        out.append(f"{table}: {unexplained - replaced} rows added that the task does not allow")
+    if deleted:
+        where = sorted(rule.columns) if rule and rule.columns else "any column"
+        out.append(f"{table}: {deleted} rows that could only change (in {where}) were deleted or changed elsewhere")
+    if unexplained_left:
+        out.append(f"{table}: {sum(unexplained_left.values())} rows added that the task does not allow")
     return out
+
+
+def _fixed_columns(conn: sqlite3.Connection, table: str, rule: s.TableChange | None) -> list[int]:
+    """Positions of the columns an update must leave alone (all but the declared ones; none declared: none)."""
+    if rule is None or not rule.columns:
+        return []
+    allowed = set(rule.columns)
+    return [i for i, c in enumerate(_columns(conn, table)) if c not in allowed]
+
+
+def _pair(old: Counter[Row], new: Counter[Row], fixed: list[int]) -> tuple[Counter[Row], Counter[Row]]:
+    """Match each old row with a new row equal to it in the `fixed` columns: (old rows matched, new rows left)."""
+    pool: dict[Row, list[Row]] = {}
+    for row in new.elements():
+        pool.setdefault(tuple(row[i] for i in fixed), []).append(row)
+    matched: Counter[Row] = Counter()
+    for row in old.elements():
+        bucket = pool.get(tuple(row[i] for i in fixed))
+        if bucket:
+            bucket.pop()
+            matched[row] += 1
+    left: Counter[Row] = Counter(r for bucket in pool.values() for r in bucket)
+    return matched, left
 
 
 def sqlite_diff(c: s.SqliteDiff, st: FinalState) -> Outcome:
