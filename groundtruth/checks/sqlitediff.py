@@ -111,19 +111,19 @@ def _table_problems(base: sqlite3.Connection, final: sqlite3.Connection, table: 
     may_add_m = _multiset(final, table, rule.insert) if rule and rule.insert else Counter[Row]()
     extra_gone = gone - (must_go_m | may_change_m)
     missing = must_go_m - gone
-    changed = (gone - must_go_m) & may_change_m
+    changing = (gone - must_go_m) & may_change_m
     unexplained = new - may_add_m
     fixed = _fixed_columns(base, table, rule)
-    paired, unexplained_left = _pair(changed, unexplained, fixed)
-    paired2, _ = _pair(changed - paired, new - unexplained, fixed)
-    deleted = sum((changed - paired - paired2).values())
+    paired, unexplained_left = _pair(changing, unexplained, fixed)
+    paired2, _ = _pair(changing - paired, new - unexplained, fixed)
+    vanished = sum((changing - paired - paired2).values())
     if extra_gone:
         out.append(f"{table}: {sum(extra_gone.values())} rows deleted or changed that had to stay")
     if missing:
         out.append(f"{table}: {sum(missing.values())} rows that had to be deleted are still there")
-    if deleted:
+    if vanished:
         where = sorted(rule.columns) if rule and rule.columns else "any column"
-        out.append(f"{table}: {deleted} rows that could only change (in {where}) were deleted or changed elsewhere")
+        out.append(f"{table}: {vanished} rows that could only change (in {where}) were deleted or changed elsewhere")
     if unexplained_left:
         out.append(f"{table}: {sum(unexplained_left.values())} rows added that the task does not allow")
     return out
