@@ -110,3 +110,14 @@ def flag_files_closed_world(state):
                 problems.append(f"flags.local.json: override of {name} changed: {spec} (was {was})")
     assert not problems, "; ".join(problems[:6])
     return "the flag files differ from the originals only in new_checkout's switch (flags.json version bumped)"
+
+
+def off_in_reviewed_config(state):
+    """Turning off only the host override leaves the reviewed config on: the next override clean-up (the
+    file asks to keep it short) brings the failing checkout back."""
+    spec = state.json(CONFIG).get("flags", {}).get("new_checkout")
+    assert isinstance(spec, dict), "flags.json has no new_checkout entry"
+    off = spec.get("enabled") is False or spec.get("rollout_percent") == 0
+    assert off, f"flags.json still has new_checkout on (enabled={spec.get('enabled')!r}, " \
+                f"rollout_percent={spec.get('rollout_percent')!r})"
+    return f"flags.json: new_checkout enabled={spec.get('enabled')}, rollout={spec.get('rollout_percent')}"
