@@ -1,4 +1,5 @@
-# ruff: noqa: E501, I001  (the check code of this task before the closed-world rework, kept verbatim)
+# The check code of this task before the closed-world rework, kept verbatim.
+# ruff: noqa: I001
 """Checks on what the running scheduler (an `app` service the agent cannot stop) has really loaded.
 
 The agent is frozen before checks run; the scheduler keeps rescanning every 0.5 s. We wait for a scan that

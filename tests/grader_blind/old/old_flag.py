@@ -1,4 +1,5 @@
-# ruff: noqa: E501, I001  (the check code of this task before the closed-world rework, kept verbatim)
+# The check code of this task before the closed-world rework, kept verbatim.
+# ruff: noqa: I001
 """The flag values the running flagd service (user `app`) really publishes after the agent was frozen."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-# ruff: noqa: E501, I001  (the check code of this task before the closed-world rework, kept verbatim)
+# The check code of this task before the closed-world rework, kept verbatim.
 """Merge checks, on a host-side copy of the agent's database."""
 from __future__ import annotations
 

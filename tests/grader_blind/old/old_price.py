@@ -1,4 +1,5 @@
-# ruff: noqa: E501, I001  (the check code of this task before the closed-world rework, kept verbatim)
+# The check code of this task before the closed-world rework, kept verbatim.
+# ruff: noqa: E501
 """Price-update checks, on a host-side copy of the agent's database (never the container's sqlite3)."""
 from __future__ import annotations
 

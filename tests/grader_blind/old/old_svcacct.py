@@ -1,4 +1,5 @@
-# ruff: noqa: E501, I001  (the check code of this task before the closed-world rework, kept verbatim)
+# The check code of this task before the closed-world rework, kept verbatim.
+# ruff: noqa: I001
 """What the running gateway credential cache (authd, an `app` service) really accepts after the agent stopped.
 
 authd rebuilds /var/lib/authd/effective.json every 0.5 s from the agent-owned database and static key file;
