@@ -161,6 +161,10 @@ def preflight(config: RunConfig) -> None:
             closer()
     if config.executor == "local":
         client()  # raises EngineUnavailable with what to do; on a cluster each node's keeper checks its own
+    else:
+        from groundtruth.cluster.executor import check_reachable
+
+        check_reachable(config)
 
 
 def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:

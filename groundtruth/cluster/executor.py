@@ -58,6 +58,14 @@ def _probe(address: str) -> None:
             from exc
 
 
+def check_reachable(config: RunConfig) -> None:
+    """Ray importable and the cluster's address answering: checked before the store is touched."""
+    import_ray()
+    address = config.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        _probe(address)
+
+
 @contextmanager
 def connected(config: RunConfig) -> Iterator[ModuleType]:
     """Ray, connected: to `config.address`, else RAY_ADDRESS, else a private one-node cluster on this machine
@@ -74,7 +82,10 @@ def connected(config: RunConfig) -> Iterator[ModuleType]:
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise GroundtruthError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+            if "auth" in f"{exc} {exc.__cause__}".lower():
+                raise GroundtruthError(f"the Ray cluster at {address} wants its token: set RAY_AUTH_MODE=token and "
+                                       "RAY_AUTH_TOKEN (or ~/.ray/auth_token) as on its nodes") from exc
+            raise GroundtruthError(f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}") from exc
     else:
         ray.init(resources={RESOURCE: config.concurrency}, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                  include_dashboard=False, **quiet)
