@@ -32,6 +32,8 @@ EXPECTED = {"oracle": ("success", "true_success", 2), "nop": ("failure", "honest
 
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    if not db.exists():
+        return []
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return list(conn.execute(sql, args))
@@ -72,20 +74,25 @@ def test_run_spreads_over_nodes_and_survives_losing_one(cluster: Cluster, tmp_pa
     reader.start()
     # Kill the second node once it has finished an episode (the run is spread) and runs another (in flight).
     killed_episode = None
-    deadline = time.time() + 180
-    while time.time() < deadline and driver.poll() is None:
-        done_there = _rows(db, "select id from episodes where run_id = ? and node = ? and status = 'done'",
-                           run_id, doomed.node_id)
-        if done_there:
-            pids = doomed.pids()
-            mine = [c for c in _run_containers(run_id)
-                    if int(str(c["Labels"]["groundtruth.owner"]).rpartition(":")[2]) in pids]  # type: ignore[index]
-            if mine:
-                killed_episode = str(mine[0]["Labels"]["groundtruth.episode"])  # type: ignore[index]
-                doomed.kill()
-                break
-        time.sleep(0.2)
-    reader.join(timeout=240)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and driver.poll() is None:
+            done_there = _rows(db, "select id from episodes where run_id = ? and node = ? and status = 'done'",
+                               run_id, doomed.node_id)
+            if done_there:
+                pids = doomed.pids()
+                mine = [c for c in _run_containers(run_id)
+                        if int(str(c["Labels"]["groundtruth.owner"]).rpartition(":")[2]) in pids]  # type: ignore[index]
+                if mine:
+                    killed_episode = str(mine[0]["Labels"]["groundtruth.episode"])  # type: ignore[index]
+                    doomed.kill()
+                    break
+            time.sleep(0.2)
+        reader.join(timeout=240)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            reader.join(timeout=30)
     assert not reader.is_alive(), "the run did not finish after the node was lost"
     assert driver.returncode == 0, out.get("stderr", "")[-3000:]
     assert killed_episode is not None, "the second node never had an episode in flight after finishing one"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -97,8 +99,9 @@ def run_cmd(
         def finished(r: EpisodeResult) -> None:
             bar.update(job, advance=1, description=f"{r.task} {r.agent}: {r.classification}")
 
-        try:
-            rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
+        try:  # stdout is the results' (--json): whatever else prints there meanwhile (Ray's notes) goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
         except RunInterrupted as exc:
             bar.stop()
             Console(stderr=True, soft_wrap=True).print(exc.message, markup=False, highlight=False)
