@@ -110,7 +110,7 @@ def start_keepers(ray: ModuleType, run_id: str) -> dict[str, Any]:
                                f"that has a Docker engine with `ray start ... --resources='{{\"{RESOURCE}\": N}}'` "
                                "(N = episodes it runs at once)")
     keeper = ray.remote(NodeKeeper)
-    keepers = {nid: keeper.options(num_cpus=0, max_restarts=0,
+    keepers = {nid: keeper.options(num_cpus=0, max_restarts=0, name=f"gt-keeper-{run_id}-{nid}",
                                    scheduling_strategy=NodeAffinitySchedulingStrategy(nid, soft=False)).remote(run_id)
                for nid in nodes}
     infos: list[NodeInfo] = ray.get([k.check.remote() for k in keepers.values()], timeout=300)
