@@ -341,7 +341,9 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
             run_id = run_id or store.latest_run(kind="run")
             if run_id is None:
                 raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
-            config = RunConfig.model_validate(store.run_config(run_id))
+            # what to run is the stored run's; where to run it (executor, cluster) is this invocation's
+            config = RunConfig.model_validate({**store.run_config(run_id), "executor": config.executor,
+                                               "address": config.address})
         run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         jobs = plan(config, Registry([Path(p) for p in config.tasks_dir]), run_id)
         preflight(config)  # before a new database is created or a row written
