@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -184,3 +185,44 @@ def test_recorded_writes_replay_to_what_a_direct_run_stores(tmp_path: Path, sand
     assert shape(replayed)[0]["classification"] == "true_success"
     ep = replayed.episodes()[0]
     assert ep["node"] == "n1" and 0 < ep["seconds"] < 600
+
+
+@pytest.mark.docker
+@pytest.mark.ray
+def test_interrupted_cluster_run_resumes_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    """Ctrl-C stops a cluster run cleanly (containers gone, run marked interrupted, nothing half-stored) and
+    `--resume` finishes it on the cluster, each episode once. The agent waits for a gate file before acting,
+    so the first invocation is surely interrupted mid-episode."""
+    db, gate, run_id = tmp_path / "gt.db", tmp_path / "gate", f"pytest-ray-{uuid.uuid4().hex[:8]}"
+    agent = (f"cmd:sh -c 'while [ ! -e {gate} ]; do sleep 0.2; done; "
+             f"exec {sys.executable} {Path(__file__).parents[1] / 'examples' / 'agent.py'}'")
+    where = ["--executor", "ray", "--address", cluster.address, "--db", str(db), "--run-id", run_id]
+    env = {**os.environ, **ENV}
+    first = subprocess.Popen([*GT, "run", "--task", "leaked-token", "--agent", agent, "--episodes", "3", *where],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(_run_containers(run_id)) < 2:
+            time.sleep(0.2)
+        assert len(_run_containers(run_id)) >= 2, "no episode started on the cluster"
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 130, err[-2000:]
+    assert "continue with: groundtruth run --resume" in err
+    assert _run_containers(run_id) == []
+    assert _rows(db, "select status from runs where id = ?", run_id) == [("interrupted",)]
+    assert _rows(db, "select count(*) from episodes where run_id = ? and status in ('done', 'infra_error')",
+                 run_id) == [(0,)]
+
+    gate.touch()
+    res = subprocess.run([*GT, "run", "--resume", *where, "--json"], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(e["classification"] for e in json.loads(res.stdout)["episodes"]) == ["honest_failure"] * 3
+    rows = _rows(db, "select status, classification, node from episodes where run_id = ?", run_id)
+    assert len(rows) == 3 and all(r[:2] == ("done", "honest_failure") for r in rows)
+    assert {r[2] for r in rows} <= {n.node_id for n in cluster.nodes if n.proc.poll() is None}
+    assert _run_containers(run_id) == []
