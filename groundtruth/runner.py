@@ -408,7 +408,7 @@ def stored_result(row: dict[str, Any]) -> EpisodeResult:
         status=row["status"], classification=row["classification"], verified=row["verified"],
         tampered=bool(row["tampered"]), claimed_success=flag(row["claimed_success"]), confidence=row["confidence"],
         judged_success=flag(row["judged_success"]), reward=row["reward"], steps=row["steps"] or 0,
-        seconds=row["seconds"] or 0.0, attempts=row["attempt"] or 1, error=row["error"],
+        seconds=row["seconds"] or 0.0, attempts=row["attempt"] or 1, error=row["error"], node=row.get("node"),
     )
 
 
