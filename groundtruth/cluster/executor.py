@@ -163,7 +163,8 @@ def run_on_ray(todo: list[Job], config: RunConfig, store: Store, run_id: str, re
             shared = ray.put(config)
             refs = {episode.remote(job, shared): job for job in todo}
             while refs:
-                ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
+                # whatever finished within half a second, in one call (one wait per result would be O(n^2))
+                ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0.5)
                 for ref in ready:
                     res = collect(ray, ref, refs.pop(ref), config, store)
                     results.append(res)
