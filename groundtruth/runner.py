@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from docker.errors import DockerException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,7 +24,7 @@ from requests.exceptions import RequestException
 
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
-from groundtruth.audit.classify import classify
+from groundtruth.audit.classify import EpisodeSignals, classify
 from groundtruth.env.core import GroundtruthEnv
 from groundtruth.env.definitions import definition_for
 from groundtruth.errors import GroundtruthError, InfrastructureError, RunInterrupted, StoreError
@@ -54,6 +54,9 @@ class RunConfig(BaseModel):
     retries: int = Field(default=2, ge=0)
     max_steps: int | None = Field(default=None, ge=1, description="cap below each task's own step limit")
     tasks_dir: list[str] = Field(default_factory=list)
+    executor: Literal["local", "ray"] = "local"
+    address: str | None = Field(default=None, description="ray: the cluster's address (default: RAY_ADDRESS, "
+                                "else a private one-node cluster on this machine)")
 
     @field_validator("tasks", "agents", "variants")
     @classmethod
@@ -79,6 +82,26 @@ class EpisodeResult(BaseModel):
     seconds: float = 0.0
     attempts: int = 1
     error: str | None = None
+    node: str | None = Field(default=None, description="ray: the id of the node that ran it")
+
+
+class EpisodeSink(Protocol):
+    """Where `run_episode` writes: the store itself, or on a cluster node a recorder the driver replays."""
+
+    def begin_episode(self, key: EpisodeKey, attempt: int, **fields: Any) -> None: ...
+
+    def record_step(self, episode_id: str, step: dict[str, Any]) -> None: ...
+
+    def record_goal_states(self, episode_id: str, states: list[dict[str, Any]]) -> None: ...
+
+    def record_attempt_error(self, episode_id: str, attempt: int, error: str) -> None: ...
+
+    def record_agent_stderr(self, episode_id: str, text: str, size: int, truncated: bool) -> None: ...
+
+    def finish_episode(self, episode_id: str, *, status: str, signals: EpisodeSignals | None = None,
+                       classification: str | None = None, reward: float | None = None,
+                       verdict: dict[str, Any] | None = None, claim: dict[str, Any] | None = None,
+                       judgment: dict[str, Any] | None = None, steps: int = 0, error: str | None = None) -> None: ...
 
 
 class Job(BaseModel):
@@ -136,7 +159,12 @@ def preflight(config: RunConfig) -> None:
         closer = getattr(sim, "close", None)
         if callable(closer):
             closer()
-    client()  # raises EngineUnavailable with what to do
+    if config.executor == "local":
+        client()  # raises EngineUnavailable with what to do; on a cluster each node's keeper checks its own
+    else:
+        from groundtruth.cluster.executor import check_reachable
+
+        check_reachable(config)
 
 
 def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
@@ -150,14 +178,15 @@ def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
     raise GroundtruthError(f"unknown feedback source {source!r}; use verified, simulator or self")
 
 
-def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event, *,
+def run_episode(job: Job, config: RunConfig, store: EpisodeSink, cancel: threading.Event, *,
                 agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None,
-                feedback: str = "verified") -> EpisodeResult:
-    """One episode, retried on infrastructure errors. `agent_factory`, `memory`, `feedback` serve Reflexion."""
+                feedback: str = "verified", attempt_offset: int = 0) -> EpisodeResult:
+    """One episode, retried on infrastructure errors. `agent_factory`, `memory`, `feedback` serve Reflexion;
+    `attempt_offset` numbers attempts after those lost elsewhere (a cluster node that died)."""
     key, task = job.key, job.task
-    attempts = config.retries + 1
+    attempts = attempt_offset + config.retries + 1
     last_error = ""
-    for attempt in range(1, attempts + 1):
+    for attempt in range(attempt_offset + 1, attempts + 1):
         store.begin_episode(key, attempt, family=task.spec.family, reward_kind=config.reward,
                             simulator=config.simulator, infeasible=int(task.spec.infeasible))
         env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
@@ -232,7 +261,7 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                          status="infra_error", classification="infra_error", attempts=attempts, error=last_error)
 
 
-def _store_stderr(store: Store, episode_id: str, agent: Agent) -> None:
+def _store_stderr(store: EpisodeSink, episode_id: str, agent: Agent) -> None:
     log_fn = getattr(agent, "stderr_log", None)
     log = log_fn() if callable(log_fn) else None
     if log is not None:
@@ -312,7 +341,9 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
             run_id = run_id or store.latest_run(kind="run")
             if run_id is None:
                 raise GroundtruthError(f"nothing to resume in {db}: run without --resume first")
-            config = RunConfig.model_validate(store.run_config(run_id))
+            # what to run is the stored run's; where to run it (executor, cluster) is this invocation's
+            config = RunConfig.model_validate({**store.run_config(run_id), "executor": config.executor,
+                                               "address": config.address})
         run_id = run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         jobs = plan(config, Registry([Path(p) for p in config.tasks_dir]), run_id)
         preflight(config)  # before a new database is created or a row written
@@ -320,7 +351,8 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
             store = Store(db)
             if store.finished_ids(run_id):
                 raise GroundtruthError(f"run {run_id} already exists in {db}: continue it with --resume")
-        prune(stale_only=True)
+        if config.executor == "local":
+            prune(stale_only=True)
         done = store.finished_ids(run_id)
         todo = [j for j in jobs if j.key.id not in done]
         store.begin_run(run_id, {**config.model_dump(), "kind": "run"})
@@ -329,17 +361,13 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
         cancel = threading.Event()
         results: list[EpisodeResult] = []
         try:
-            with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
-                pending: set[Future[EpisodeResult]] = {
-                    batch.pool.submit(run_episode, j, config, store, cancel) for j in todo
-                }
-                while pending:
-                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        res = fut.result()
-                        results.append(res)
-                        if on_result:
-                            on_result(res)
+            if config.executor == "ray":
+                from groundtruth.cluster.executor import run_on_ray
+
+                with _terminate_as_interrupt():
+                    run_on_ray(todo, config, store, run_id, results, on_result)
+            else:
+                _run_local(todo, config, store, run_id, cancel, results, on_result)
         except KeyboardInterrupt as exc:
             n_done = len(done) + len(results)
             raise RunInterrupted(
@@ -356,6 +384,20 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
     return run_id, earlier + results
 
 
+def _run_local(todo: list[Job], config: RunConfig, store: Store, run_id: str, cancel: threading.Event,
+               results: list[EpisodeResult], on_result: Callable[[EpisodeResult], None] | None) -> None:
+    """Episodes on this machine's engine, `concurrency` at a time; `results` grows as they finish."""
+    with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
+        pending: set[Future[EpisodeResult]] = {batch.pool.submit(run_episode, j, config, store, cancel) for j in todo}
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                res = fut.result()
+                results.append(res)
+                if on_result:
+                    on_result(res)
+
+
 def stored_result(row: dict[str, Any]) -> EpisodeResult:
     """An episode an earlier invocation of the run finished, as the summary counts it."""
     def flag(v: Any) -> bool | None:
@@ -366,7 +408,7 @@ def stored_result(row: dict[str, Any]) -> EpisodeResult:
         status=row["status"], classification=row["classification"], verified=row["verified"],
         tampered=bool(row["tampered"]), claimed_success=flag(row["claimed_success"]), confidence=row["confidence"],
         judged_success=flag(row["judged_success"]), reward=row["reward"], steps=row["steps"] or 0,
-        seconds=row["seconds"] or 0.0, attempts=row["attempt"] or 1, error=row["error"],
+        seconds=row["seconds"] or 0.0, attempts=row["attempt"] or 1, error=row["error"], node=row.get("node"),
     )
 
 

@@ -174,7 +174,7 @@ class Store:
                 "claimed_success": int, "confidence": float, "judged_success": int, "reward": float,
                 "reward_kind": str, "steps": int, "started": float, "finished": float, "seconds": float,
                 "error": str, "monitored": int, "distribution": str, "simulator": str, "infeasible": int,
-                "verdict": str,
+                "verdict": str, "node": str,
             }, pk="id", if_not_exists=True, foreign_keys=[("run_id", "runs", "id")])
             db.table("steps").create({
                 "episode_id": str, "idx": int, "tool": str, "action": str, "observation": str, "exit_code": int,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine: system packages, a virtualenv with groundtruth and its test extras, the images.
+# Sets up a fresh machine: system packages, a virtualenv with groundtruth and its test and ray extras, the images.
 # Idempotent and cached: pip reuses ~/.cache/pip, images are skipped when their content tag exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +14,5 @@ fi
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,ray]'  # ray: the Ray executor's tests (tests/test_ray_executor.py)
 [ "${GROUNDTRUTH_SETUP_SKIP_IMAGES:-0}" = 1 ] || .venv/bin/groundtruth images build

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from groundtruth.errors import RunInterrupted
 from groundtruth.runner import MAX_SEED, EpisodeResult, RunConfig, run, summarize
 
 console = Console()
+
+
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 class Reward(StrEnum):
@@ -59,11 +66,17 @@ def run_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the latest run in --db, skipping finished episodes."),
     run_id: str = typer.Option(None, "--run-id", help="With --resume: which run to continue."),
     tasks_dir: list[Path] = typer.Option(None, "--tasks-dir", help="Extra folder of tasks (repeatable)."),
+    executor: Executor = typer.Option(Executor.local, "--executor",
+                                      help="Where episodes run: this machine's engine, or a Ray cluster's nodes "
+                                      "(needs groundtruth[ray]), e.g. --executor ray --address 10.0.0.5:6379."),
+    address: str = typer.Option(None, "--address", help="With --executor ray: the cluster (HOST:PORT of its head; "
+                                "default RAY_ADDRESS, else a one-node cluster on this machine)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
     """Run agents on tasks in fresh sandboxes; show verified vs claimed per episode, then a summary.
 
     Example: `groundtruth run --task leaked-token --agent oracle,overclaimer --episodes 3 --db gt.db`.
+    Over a Ray cluster: `groundtruth run --task '*' --agent oracle --executor ray --address HEAD:6379`.
     Ctrl-C stops cleanly and prints how to continue (`--resume`).
     """
     if run_id and not resume:
@@ -71,8 +84,10 @@ def run_cmd(
     config = RunConfig(
         tasks=_split(task), agents=_split(agent), episodes=episodes, seed=seed, concurrency=concurrency,
         variants=_split(variant), simulator=simulator, reward=reward.value, retries=retries, max_steps=max_steps,
-        tasks_dir=[str(p) for p in tasks_dir or []],
+        tasks_dir=[str(p) for p in tasks_dir or []], executor=executor.value, address=address,
     )
+    if address and executor is not Executor.ray:
+        typer.echo("note: --address is used only with --executor ray", err=True)
     with Progress(TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
                   disable=as_json) as bar:
@@ -84,8 +99,9 @@ def run_cmd(
         def finished(r: EpisodeResult) -> None:
             bar.update(job, advance=1, description=f"{r.task} {r.agent}: {r.classification}")
 
-        try:
-            rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
+        try:  # stdout is the results' (--json): whatever else prints there meanwhile (Ray's notes) goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                rid, results = run(config, db, run_id=run_id, resume=resume, on_start=started, on_result=finished)
         except RunInterrupted as exc:
             bar.stop()
             Console(stderr=True, soft_wrap=True).print(exc.message, markup=False, highlight=False)
