@@ -121,5 +121,5 @@ def no_copies(st) -> str:
             scanned += 1
             for how, raw, _, _ in views(f.data):
                 hit = next((i for i in range(0, max(len(raw) - width + 1, 0)) if raw[i:i + width] in windows), None)
-                assert hit is None, f"{f.entry.path} holds bytes of one of her photos ({how}): moved or copied, not deleted"
+                assert hit is None, f"{f.entry.path} holds bytes of one of her photos ({how}): kept, not deleted"
     return f"none of {scanned} files the agent can write holds bytes of her photos"
