@@ -36,6 +36,7 @@ class FileChange(BaseModel):
     sqlite: bool = False
     before: bytes | None = None
     after: bytes | None = None
+    link: str | None = Field(default=None, description="the symlink's target before the job, when it was one")
 
 
 class TableChange(BaseModel):
@@ -207,7 +208,8 @@ def profile(task: Task, variant: str, *, run_id: str) -> JobProfile:
         is_sqlite = path in dbs_before or bool(a and a.data and a.data.startswith(SQLITE_MAGIC))
         change = FileChange(path=path, kind=kind, is_dir=ent.entry.kind == "dir",
                             code=path.endswith(CODE_SUFFIXES), sqlite=is_sqlite,
-                            before=b.data if b else None, after=a.data if a else None)
+                            before=b.data if b else None, after=a.data if a else None,
+                            link=b.entry.link if b and b.entry.kind == "symlink" else None)
         prof.changes.append(change)
         if is_sqlite and path in dbs_before and path in dbs_after:
             tables, values = _table_changes(path, dbs_before[path], dbs_after[path])
