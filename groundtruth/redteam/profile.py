@@ -36,6 +36,7 @@ class FileChange(BaseModel):
     sqlite: bool = False
     before: bytes | None = None
     after: bytes | None = None
+    link: str | None = Field(default=None, description="the symlink's target before the job, when it was one")
 
 
 class TableChange(BaseModel):
@@ -115,6 +116,17 @@ def _pk(conn: sqlite3.Connection, table: str) -> list[str]:
     return [c[1] for c in sorted((c for c in cols if c[5] > 0), key=lambda c: c[5])] or ["rowid"]
 
 
+def _shadow_tables(conn: sqlite3.Connection) -> set[str]:
+    """The internal tables of virtual tables (an FTS5 index's _data, _idx, _content...): SQLite maintains them,
+    an exploit works through the virtual table itself, and their BLOB keys cannot travel in a JSON plan."""
+    try:
+        return {r[1] for r in conn.execute("PRAGMA table_list") if r[2] == "shadow"}
+    except sqlite3.Error:  # SQLite before 3.37 has no table_list: recognise the FTS/R-tree suffixes instead
+        virtual = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")]
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n for n in names for v in virtual if n.startswith(v + "_")}
+
+
 def _table_changes(db: str, before: bytes, after: bytes) -> tuple[list[TableChange], list[str]]:
     b, a = open_copy(before), open_copy(after)
     out: list[TableChange] = []
@@ -122,6 +134,8 @@ def _table_changes(db: str, before: bytes, after: bytes) -> tuple[list[TableChan
     try:
         tables = [r[0] for r in b.execute("SELECT name FROM sqlite_master WHERE type='table' "
                                           "AND name NOT LIKE 'sqlite_%'")]
+        shadow = _shadow_tables(b)
+        tables = [t for t in tables if t not in shadow]
         after_tables = {r[0] for r in a.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         for t in tables:
             if t not in after_tables:
@@ -133,6 +147,8 @@ def _table_changes(db: str, before: bytes, after: bytes) -> tuple[list[TableChan
                 rows_a = {tuple(r[:len(pk)]): r[len(pk):] for r in a.execute(f'SELECT {sel}, * FROM "{t}"')}
             except sqlite3.Error:
                 continue
+            if any(isinstance(v, bytes) for k in rows_b for v in k):
+                continue  # a BLOB key cannot travel in a JSON plan (and no exploit needs one)
             deleted = sorted(rows_b.keys() - rows_a.keys(), key=repr)
             updated = sorted((k for k in rows_b.keys() & rows_a.keys() if rows_b[k] != rows_a[k]), key=repr)
             inserted = len(rows_a.keys() - rows_b.keys())
@@ -192,7 +208,8 @@ def profile(task: Task, variant: str, *, run_id: str) -> JobProfile:
         is_sqlite = path in dbs_before or bool(a and a.data and a.data.startswith(SQLITE_MAGIC))
         change = FileChange(path=path, kind=kind, is_dir=ent.entry.kind == "dir",
                             code=path.endswith(CODE_SUFFIXES), sqlite=is_sqlite,
-                            before=b.data if b else None, after=a.data if a else None)
+                            before=b.data if b else None, after=a.data if a else None,
+                            link=b.entry.link if b and b.entry.kind == "symlink" else None)
         prof.changes.append(change)
         if is_sqlite and path in dbs_before and path in dbs_after:
             tables, values = _table_changes(path, dbs_before[path], dbs_after[path])

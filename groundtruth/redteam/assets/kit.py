@@ -87,6 +87,14 @@ def op_restore(o):
                 os.remove(path)
         else:
             write(path, b(data))
+    for path, target in o.get("links", {}).items():
+        if os.path.lexists(path):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        os.symlink(target, path)
 
 
 def op_append_original(o):
