@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from groundtruth.env.actions import Action, Bash, ReadFile, WriteFile
 from groundtruth.errors import CommandTooLong, FileTooLarge
 from groundtruth.sandbox.base import AGENT_USER
@@ -14,15 +16,18 @@ def _clip(text: str, limit: int) -> str:
     return text[:limit] + f"\n[... {len(text) - limit} more characters not shown]"
 
 
-def run_tool(sb: DockerSandbox, action: Action, exec_timeout: float, obs_limit: int) -> tuple[str, int | None]:
-    """Returns the observation text and, for bash, the exit code. Agent errors are observations."""
+def run_tool(sb: DockerSandbox, action: Action, exec_timeout: float, obs_limit: int,
+             cancel: threading.Event | None = None) -> tuple[str, int | None]:
+    """Returns the observation text and, for bash, the exit code. Agent errors are observations. Only bash can be
+    cancelled midway: file tools are bounded by size and end within their own short timeout."""
     if isinstance(action, Bash):
         timeout = min(action.timeout or exec_timeout, exec_timeout)
         try:
-            res = sb.exec(action.cmd, user=AGENT_USER, timeout=timeout)
+            res = sb.exec(action.cmd, user=AGENT_USER, timeout=timeout, cancel=cancel)
         except CommandTooLong as exc:
             return f"error: {exc}", None
         flags = " (timed out)" if res.timed_out else ""
+        flags += " (cancelled: the command and everything it started were killed)" if res.cancelled else ""
         flags += " (output truncated)" if res.truncated else ""
         if res.pids_exhausted:
             flags += " (the sandbox hit its process limit: the processes this command started were killed)"

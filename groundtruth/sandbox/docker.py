@@ -10,6 +10,7 @@ import contextlib
 import io
 import posixpath
 import tarfile
+import threading
 import time
 import uuid
 from functools import partial
@@ -115,6 +116,7 @@ class RawExec(BaseModel):
     truncated: bool
     timed_out: bool
     pids_exhausted: bool = False
+    cancelled: bool = False
 
 
 class DockerSandbox:
@@ -214,8 +216,9 @@ class DockerSandbox:
         env: dict[str, str] | None = None,
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
+        cancel: threading.Event | None = None,
     ) -> ExecResult:
-        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout, cancel=cancel)
         return ExecResult(
             exit_code=raw.exit_code,
             stdout=raw.stdout.decode("utf-8", errors="replace"),
@@ -224,6 +227,7 @@ class DockerSandbox:
             truncated=raw.truncated,
             timed_out=raw.timed_out,
             pids_exhausted=raw.pids_exhausted,
+            cancelled=raw.cancelled,
         )
 
     def exec_bytes(
@@ -236,8 +240,10 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
         output_cap: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawExec:
-        """`exec` without decoding, for binary output."""
+        """`exec` without decoding, for binary output. Setting `cancel` (from any thread) ends the command like a
+        timeout does, at once: every process it started is killed, and the result says `cancelled`."""
         self._check_open()
         argv = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         longest = max((len(a.encode()) for a in argv), default=0)
@@ -261,17 +267,20 @@ class DockerSandbox:
         raw = getattr(sock, "_sock", sock)
         deadline = started + limit + KILL_AFTER_SECONDS + HOST_GRACE_SECONDS
         try:
-            stream = pump(raw, data, output_cap or self.spec.output_cap, deadline)
+            stream = pump(raw, data, output_cap or self.spec.output_cap, deadline, cancel)
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
         duration = time.monotonic() - started
-        exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
-        if (exit_code is None or exit_code >= 128) and self._died():
+        exit_code = self._exit_code(exec_id, wait=not (stream.deadline_hit or stream.cancelled))
+        if not stream.cancelled and (exit_code is None or exit_code >= 128) and self._died():
             raise SandboxClosed("the sandbox container died while a command ran in it")
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
         exhausted = False
-        if timed_out:
+        if stream.cancelled:
+            self._sweep(user, started)
+            exit_code = 137 if exit_code is None else exit_code
+        elif timed_out:
             self._sweep(user, started)
             exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
         elif _FORK_FAILED in stream.stdout or _FORK_FAILED in stream.stderr:
@@ -281,6 +290,7 @@ class DockerSandbox:
         return RawExec(
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
             duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
+            cancelled=stream.cancelled,
         )
 
     def _pids_exhausted(self) -> bool:
