@@ -42,7 +42,7 @@ def test_cancelled_step_returns_promptly_kills_the_command_and_is_verified_trunc
             assert info["verdict"]["outcome"] == "failure"  # the token was never removed
             assert info["classification"] == "no_claim"
             assert "verification_pending" not in info
-            obs, reward, terminated, _, _ = await aenv.step({"tool": "bash", "cmd": "ls"})
+            obs, reward, _, _, _ = await aenv.step({"tool": "bash", "cmd": "ls"})
             assert obs.startswith("error: the episode is over") and float(reward) == 0.0
             assert [s.tool for s in aenv.env.transcript] == ["bash", "cancel"]
             assert "cancelled" in aenv.env.transcript[0].observation

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from groundtruth.env.actions import Action, Bash, ReadFile, WriteFile
 from groundtruth.errors import CommandTooLong, FileTooLarge
 from groundtruth.sandbox.base import AGENT_USER
 from groundtruth.sandbox.docker import DockerSandbox
+
+_FUNCTIONS = Path(__file__).resolve().parent.parent / "templates" / "tool-functions.json"
+
+
+@cache
+def _function_specs() -> dict[str, dict[str, Any]]:
+    specs: dict[str, dict[str, Any]] = json.loads(_FUNCTIONS.read_text())
+    return specs
+
+
+def tool_functions(tools: list[str]) -> list[dict[str, Any]]:
+    """The env's tools as OpenAI-style function definitions, for endpoints with native tool calling. A call
+    `name(arguments)` becomes the action `{"tool": name, **arguments}`, checked like any other action. The
+    schemas are closed (`additionalProperties: false`) and strings bounded, so a grammar-constrained server
+    (llama.cpp) cannot generate without end."""
+    specs = _function_specs()
+    return [{"type": "function", "function": {"name": t, **specs[t]}} for t in tools if t in specs]
 
 
 def _clip(text: str, limit: int) -> str:
