@@ -39,10 +39,19 @@ class AsyncEnv:
     async def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
+        await self._settle_first()
         call = partial(self.env.reset, seed=seed, options=options)
         return await anyio.to_thread.run_sync(call, limiter=_limiter())
 
+    async def _settle_first(self) -> None:
+        """A cancelled episode's verification owns the env until it is done: nothing may reset it meanwhile."""
+        if self._settling is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._settling.join)
+            self._settling = None
+
     async def step(self, action: str | dict[str, Any]) -> StepResult:
+        await self._settle_first()
         gate = threading.Lock()
         ran, dropped, finished = [False], [False], threading.Event()
 
@@ -67,25 +76,25 @@ class AsyncEnv:
                     await anyio.to_thread.run_sync(finished.wait, CANCEL_GRACE_SECONDS)
                 else:  # cancelled while queued for a thread: end the episode the same way
                     self.env.cut("the step was cancelled")
-            if self.env.unverified:
-                self._settling = threading.Thread(target=self.env.settle, name="groundtruth-settle", daemon=True)
-                self._settling.start()
+            self._start_settling()
             raise
         assert result is not None  # only a dropped call returns None, and then this task was cancelled
+        self._start_settling()  # a cancel that came as the step finished: the next step ended the episode
         return result
+
+    def _start_settling(self) -> None:
+        if self.env.unverified and self._settling is None:
+            self._settling = threading.Thread(target=self.env.settle, name="groundtruth-settle", daemon=True)
+            self._settling.start()
 
     async def settled(self) -> dict[str, Any]:
         """The final info of an episode a cancelled step ended, once its verification (in the background) is done."""
+        await self._settle_first()
         with anyio.CancelScope(shield=True):
-            if self._settling is not None:
-                await anyio.to_thread.run_sync(self._settling.join)
-                self._settling = None
             info = await anyio.to_thread.run_sync(self.env.settle, limiter=_limiter())
         return info
 
     async def close(self) -> None:
+        await self._settle_first()
         with anyio.CancelScope(shield=True):
-            if self._settling is not None:
-                await anyio.to_thread.run_sync(self._settling.join)
-                self._settling = None
             await anyio.to_thread.run_sync(self.env.close, limiter=_limiter())
