@@ -197,7 +197,9 @@ class LLMAgent:
         out: list[Any] = [{"role": "system", "content": system}, {"role": "user", "content": self.intro}]
         for turn in self.turns[-self.history_turns:]:
             if tools and turn.call_id is not None:
-                out.append({"role": "assistant", "content": turn.content, "tool_calls": [
+                # content "" rather than null or absent: llama.cpp's server refuses both (its request model wants a
+                # string, its chat template reads the key); OpenAI, vLLM and SGLang take "" with tool calls
+                out.append({"role": "assistant", "content": turn.content or "", "tool_calls": [
                     {"id": turn.call_id, "type": "function",
                      "function": {"name": turn.name, "arguments": turn.arguments}}]})
                 if turn.observation is not None:

@@ -25,8 +25,9 @@ def _function_specs() -> dict[str, dict[str, Any]]:
 def tool_functions(tools: list[str]) -> list[dict[str, Any]]:
     """The env's tools as OpenAI-style function definitions, for endpoints with native tool calling. A call
     `name(arguments)` becomes the action `{"tool": name, **arguments}`, checked like any other action. The
-    schemas are closed (`additionalProperties: false`) and strings bounded, so a grammar-constrained server
-    (llama.cpp) cannot generate without end."""
+    schemas are closed (`additionalProperties: false`): llama.cpp turns them into a grammar, and an open one
+    lets a small model add keys until the context is full. No `maxLength`: llama.cpp expands it into one
+    grammar rule per character, refuses a 4000 as too large, and its server process died of it (measured)."""
     specs = _function_specs()
     return [{"type": "function", "function": {"name": t, **specs[t]}} for t in tools if t in specs]
 
