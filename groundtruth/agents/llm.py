@@ -124,15 +124,18 @@ class LLMAgent:
             self.turns[-1].observation = text
         else:
             self.intro = text
+        refusal: str | None = None
         if not self.fallback:
-            action = self._act_with_tools()
+            action, refusal = self._act_with_tools()
             if action is not None:
                 return action
-        return self._act_json()
+        return self._act_json(refusal)
 
     # native tool calling ---------------------------------------------------------------------------
-    def _act_with_tools(self) -> Action | None:
-        """One turn over the tool-calling API; None when the endpoint or the model cannot do it (fallback)."""
+    def _act_with_tools(self) -> tuple[Action | None, str | None]:
+        """One turn over the tool-calling API. No action when the model cannot do it (the fallback is then
+        taken) or the endpoint answered the request with a 4xx: returned as a refusal, which becomes the fallback
+        only if the same turn in JSON mode is accepted (a 4xx for too long a prompt is not about tools)."""
         functions: list[Any] = tool_functions(self.tools)
         try:
             resp = self.client.chat.completions.create(
@@ -141,8 +144,7 @@ class LLMAgent:
             )
         except APIStatusError as exc:
             if exc.status_code in _REFUSALS:
-                self._fall_back(f"the endpoint refused `tools` (HTTP {exc.status_code}: {str(exc)[:200]})")
-                return None
+                return None, f"the endpoint refused `tools` (HTTP {exc.status_code}: {str(exc)[:200]})"
             raise InfrastructureError(f"the LLM endpoint failed: {exc}") from exc
         except OpenAIError as exc:
             raise InfrastructureError(f"the LLM endpoint failed: {exc}") from exc
@@ -154,9 +156,9 @@ class LLMAgent:
             as_text = _json_action(msg.content or "")
             if as_text is None:
                 self._fall_back("a reply had neither a tool call nor a JSON action")
-                return None
+                return None, None
             self.turns.append(_Turn(action_text=(msg.content or "").strip()))
-            return as_text
+            return as_text, None
         fn = call.function  # type: ignore[union-attr]
         args = _json_value(fn.arguments or "{}")
         action: Action = {**args, "tool": fn.name} if isinstance(args, dict) else (fn.arguments or "")
@@ -164,7 +166,7 @@ class LLMAgent:
             action_text=json.dumps(action) if isinstance(action, dict) else action, call_id=call.id,
             name=fn.name, arguments=fn.arguments or "", content=msg.content,
         ))
-        return action
+        return action, None
 
     def _fall_back(self, reason: str) -> None:
         self.fallback = reason
@@ -172,7 +174,7 @@ class LLMAgent:
             _NO_TOOLS[self._endpoint] = reason
 
     # JSON mode -------------------------------------------------------------------------------------
-    def _act_json(self) -> Action:
+    def _act_json(self, refusal: str | None = None) -> Action:
         try:
             resp = self.client.chat.completions.create(
                 model=self.model, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed,
@@ -180,6 +182,8 @@ class LLMAgent:
             )
         except OpenAIError as exc:
             raise InfrastructureError(f"the LLM endpoint failed: {exc}") from exc
+        if refusal is not None:
+            self._fall_back(refusal)
         self._count(resp)
         content = (resp.choices[0].message.content or "").strip()
         self._keep_reply(content)
