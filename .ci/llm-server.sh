@@ -18,13 +18,19 @@
 #
 #   bash .ci/llm-server.sh start [PORT] [PYTHON]
 #       PORT defaults to 8765. Starts the server in the background, bound to
-#       127.0.0.1 only, model alias "smollm2". Pid file:
-#       $GROUNDTRUTH_CACHE/llm-server.pid, log: $GROUNDTRUTH_CACHE/llm-server.log.
+#       127.0.0.1 only, serving the model under two aliases: "smollm2" (the
+#       model's own chat template, as always) and "smollm2-tools" (llama.cpp's
+#       `chatml-function-calling` format: native tool calls, for the
+#       tool-calling agent's tests). One model is loaded at a time; switching
+#       alias reloads it (well under a second for this model). Pid file:
+#       $GROUNDTRUTH_CACHE/llm-server.pid, log: $GROUNDTRUTH_CACHE/llm-server.log,
+#       server config: $GROUNDTRUTH_CACHE/llm-server.json.
 #       Waits (up to $GROUNDTRUTH_LLM_START_TIMEOUT s, default 120) for
 #       GET http://127.0.0.1:PORT/v1/models. Progress goes to stderr; the last
-#       two lines on stdout are
+#       three lines on stdout are
 #           export GROUNDTRUTH_LLM_BASE_URL=http://127.0.0.1:PORT/v1
 #           export GROUNDTRUTH_LLM_MODEL=smollm2
+#           export GROUNDTRUTH_LLM_TOOLS_MODEL=smollm2-tools
 #       so `eval "$(bash .ci/llm-server.sh start)"` works. If the server is
 #       already running on that port it only prints those lines. Exits non-zero
 #       with the log tail if the server does not come up.
@@ -44,6 +50,8 @@ LLAMA_CPP_PYTHON_VERSION="0.3.36"
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF"
 MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS="smollm2"
+TOOLS_ALIAS="smollm2-tools"
+TOOLS_CHAT_FORMAT="chatml-function-calling"
 DEFAULT_PORT=8765
 HOST="127.0.0.1"
 
@@ -52,6 +60,7 @@ WHEEL_DIR="$CACHE_DIR/wheels"
 PID_FILE="$CACHE_DIR/llm-server.pid"
 PORT_FILE="$CACHE_DIR/llm-server.port"
 LOG_FILE="$CACHE_DIR/llm-server.log"
+CONFIG_FILE="$CACHE_DIR/llm-server.json"
 START_TIMEOUT="${GROUNDTRUTH_LLM_START_TIMEOUT:-120}"
 
 log() { echo "[llm-server] $*" >&2; }
@@ -160,6 +169,20 @@ server_ready() {
 print_env() {
     echo "export GROUNDTRUTH_LLM_BASE_URL=http://$HOST:$1/v1"
     echo "export GROUNDTRUTH_LLM_MODEL=$MODEL_ALIAS"
+    echo "export GROUNDTRUTH_LLM_TOOLS_MODEL=$TOOLS_ALIAS"
+}
+
+write_config() {
+    # llama_cpp.server's --config_file: one server, the same GGUF under two aliases and chat formats.
+    local py="$1" gguf="$2" port="$3"
+    "$py" - "$gguf" "$port" "$HOST" "$MODEL_ALIAS" "$TOOLS_ALIAS" "$TOOLS_CHAT_FORMAT" >"$CONFIG_FILE" <<'PY'
+import json, sys
+gguf, port, host, alias, tools_alias, tools_format = sys.argv[1:]
+print(json.dumps({"host": host, "port": int(port), "models": [
+    {"model": gguf, "model_alias": alias},
+    {"model": gguf, "model_alias": tools_alias, "chat_format": tools_format},
+]}, indent=2))
+PY
 }
 
 cmd_start() {
@@ -191,9 +214,8 @@ cmd_start() {
 
     log "starting llama_cpp.server on $HOST:$port (model $gguf, log $LOG_FILE)"
     t0=$SECONDS
-    nohup "$py" -m llama_cpp.server \
-        --model "$gguf" --model_alias "$MODEL_ALIAS" \
-        --host "$HOST" --port "$port" \
+    write_config "$py" "$gguf" "$port"
+    nohup "$py" -m llama_cpp.server --config_file "$CONFIG_FILE" \
         >"$LOG_FILE" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PID_FILE"

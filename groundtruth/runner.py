@@ -266,6 +266,9 @@ def _store_stderr(store: EpisodeSink, episode_id: str, agent: Agent) -> None:
     log = log_fn() if callable(log_fn) else None
     if log is not None:
         store.record_agent_stderr(episode_id, *log)
+    llm_fn = getattr(agent, "llm_log", None)  # a model-backed agent: its token usage and raw replies
+    if callable(llm_fn):
+        store.record_agent_llm(episode_id, llm_fn().model_dump(mode="json"))
 
 
 @contextmanager

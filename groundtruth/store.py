@@ -24,7 +24,7 @@ from groundtruth import __version__
 from groundtruth.audit.classify import EpisodeSignals
 from groundtruth.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_HEADER = b"SQLite format 3\x00"
 META_TABLE = "groundtruth_meta"
 # What makes a database groundtruth's, in every schema version so far.
@@ -33,6 +33,7 @@ REQUIRED_COLUMNS = {
     "episodes": {"id", "run_id", "task", "variant", "agent", "seed", "status"},
 }
 AGENT_STDERR_LIMIT = 64 * 1024
+AGENT_LLM_REPLIES_LIMIT = 256 * 1024  # characters of raw replies kept per episode (JSON list)
 
 
 def explain(exc: sqlite3.Error, path: Path) -> str:
@@ -202,6 +203,10 @@ class Store:
             db.table("agent_stderr").create({  # schema 2
                 "episode_id": str, "text": str, "bytes": int, "truncated": int,
             }, pk="episode_id", if_not_exists=True)
+            db.table("agent_llm").create({  # schema 3
+                "episode_id": str, "mode": str, "fallback": str, "calls": int, "prompt_tokens": int,
+                "completion_tokens": int, "total_tokens": int, "replies": str, "replies_truncated": int,
+            }, pk="episode_id", if_not_exists=True)
             db.table(META_TABLE).create({"key": str, "value": str}, pk="key", if_not_exists=True)
             db.table(META_TABLE).upsert_all([
                 {"key": "schema_version", "value": str(SCHEMA_VERSION)},
@@ -243,7 +248,8 @@ class Store:
     def begin_episode(self, key: EpisodeKey, attempt: int, **fields: Any) -> None:
         """A (re)started episode forgets whatever a crashed attempt wrote: no duplicates on resume."""
         with self._tx():
-            for table in ("steps", "checks", "claims", "judgments", "goal_states", "integrity", "agent_stderr"):
+            for table in ("steps", "checks", "claims", "judgments", "goal_states", "integrity", "agent_stderr",
+                          "agent_llm"):
                 self.db.execute(f"delete from {table} where episode_id = ?", [key.id])
             self.db.table("episodes").upsert({
                 "id": key.id, "run_id": key.run_id, "task": key.task, "variant": key.variant, "agent": key.agent,
@@ -283,6 +289,35 @@ class Store:
             return None  # a database from before schema 2
         rows = list(self.db.query("select text from agent_stderr where episode_id = ?", [episode_id]))
         return str(rows[0]["text"]) if rows else None
+
+    def record_agent_llm(self, episode_id: str, log: dict[str, Any]) -> None:
+        """A model-backed agent's token usage and raw replies for one episode; replies beyond the limit are
+        dropped from the end (the first ones explain the rest) and the row says so."""
+        replies: list[str] = list(log.get("replies") or [])
+        kept, size = [], 2
+        for r in replies:
+            size += len(r) + 4
+            if size > AGENT_LLM_REPLIES_LIMIT:
+                break
+            kept.append(r)
+        usage = log.get("usage") or {}
+        with self._tx():
+            self.db.table("agent_llm").upsert({
+                "episode_id": episode_id, "mode": log.get("mode"), "fallback": log.get("fallback"),
+                "calls": usage.get("calls", 0), "prompt_tokens": usage.get("prompt_tokens", 0),
+                "completion_tokens": usage.get("completion_tokens", 0), "total_tokens": usage.get("total_tokens", 0),
+                "replies": json.dumps(kept), "replies_truncated": int(len(kept) < len(replies)),
+            }, pk="episode_id")
+
+    def agent_llm(self, episode_id: str) -> dict[str, Any] | None:
+        if not self.has_table("agent_llm"):
+            return None  # a database from before schema 3
+        rows = list(self.db.query("select * from agent_llm where episode_id = ?", [episode_id]))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["replies"] = json.loads(row["replies"] or "[]")
+        return row
 
     def finish_episode(self, episode_id: str, *, status: str, signals: EpisodeSignals | None = None,
                        classification: str | None = None, reward: float | None = None,

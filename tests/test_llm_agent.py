@@ -23,7 +23,7 @@ VALID = {"true_success", "honest_failure", "false_success", "false_failure", "ta
 
 
 def test_completion_is_a_json_action(endpoint: str) -> None:
-    agent = LLMAgent()
+    agent = LLMAgent(tool_calling=False)
     from groundtruth.agents.base import EpisodeContext
     from groundtruth.tasks.registry import Registry
 

@@ -175,3 +175,38 @@ def test_a_read_only_database_is_refused_for_writing_and_still_audited(small_mou
     line = _one_error_line(_cli("run", "--task", "leaked-token", "--agent", "nop", "--db", str(db),
                                 cwd=small_mount.parent))
     assert str(db) in line and ("read-only" in line or "cannot open" in line)
+
+
+def test_a_schema_2_database_gains_agent_llm_and_keeps_everything(tmp_path: Path) -> None:
+    from groundtruth.store import AGENT_LLM_REPLIES_LIMIT
+
+    db = tmp_path / "v2.db"
+    s = Store(db)
+    s.close()
+    con = sqlite3.connect(db)  # as schema 2 left it: no agent_llm table
+    con.execute("drop table agent_llm")
+    con.execute("update groundtruth_meta set value = '2' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    before = _digest(db)
+    reader = Store.open_readonly(db)
+    assert reader.agent_llm("x") is None
+    reader.close()
+    assert _digest(db) == before
+    writer = Store(db)
+    key = EpisodeKey(run_id="run-new", task="t", variant="default", agent="llm:m", seed=0)
+    writer.begin_run("run-new", {"kind": "run"})
+    writer.begin_episode(key, 1)
+    many = ["r" * 1000] * (AGENT_LLM_REPLIES_LIMIT // 1000 + 10)
+    writer.record_agent_llm(key.id, {"mode": "tools", "fallback": None, "replies": many,
+                                     "usage": {"calls": 3, "prompt_tokens": 10, "completion_tokens": 5,
+                                               "total_tokens": 15}})
+    row = writer.agent_llm(key.id)
+    assert row is not None
+    assert (row["mode"], row["calls"], row["total_tokens"], row["replies_truncated"]) == ("tools", 3, 15, 1)
+    assert 0 < len(row["replies"]) < len(many)
+    writer.begin_episode(key, 2)  # a retried episode forgets the failed attempt's replies
+    assert writer.agent_llm(key.id) is None
+    writer.close()
+    con = sqlite3.connect(db)
+    assert con.execute("select value from groundtruth_meta where key = 'schema_version'").fetchone()[0] == "3"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter, ValidationError, field_validator
 
+from groundtruth.env.spaces import Unsendable
 from groundtruth.sandbox.base import MAX_COMMAND_BYTES
 
 MAX_PATH = 4096
@@ -35,6 +36,18 @@ def _number(v: Any, what: str) -> float:
     return f
 
 
+def _text(v: str, what: str, *, nul_ok: bool = False) -> str:
+    """Text that can reach the sandbox: a lone surrogate cannot be encoded and a NUL cannot be in an argument or a
+    path, and either would otherwise fail deep in the engine call instead of here, as the agent's mistake."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{what} is not valid Unicode text (a lone surrogate at position {exc.start})") from exc
+    if not nul_ok and "\x00" in v:
+        raise ValueError(f"{what} contains a NUL character")
+    return v
+
+
 class _Action(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -47,6 +60,7 @@ class Bash(_Action):
     @field_validator("cmd")
     @classmethod
     def _fits(cls, v: str) -> str:
+        _text(v, "cmd")
         size = len(v.encode("utf-8", errors="surrogatepass"))
         if size > MAX_COMMAND_BYTES:
             raise ValueError(f"the command is {size} bytes, over the {MAX_COMMAND_BYTES}-byte limit; write a script "
@@ -68,16 +82,36 @@ class ReadFile(_Action):
     tool: Literal["read_file"]
     path: StrictStr = Field(min_length=1, max_length=MAX_PATH)
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return _text(v, "path")
+
 
 class WriteFile(_Action):
     tool: Literal["write_file"]
     path: StrictStr = Field(min_length=1, max_length=MAX_PATH)
     content: StrictStr
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return _text(v, "path")
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, v: str) -> str:
+        return _text(v, "content", nul_ok=True)
+
 
 class AskUser(_Action):
     tool: Literal["ask_user"]
     message: StrictStr = Field(max_length=MAX_MESSAGE)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, v: str) -> str:
+        return _text(v, "message", nul_ok=True)
 
 
 class Submit(_Action):
@@ -86,6 +120,11 @@ class Submit(_Action):
     confidence: float
     summary: StrictStr = ""
     objectives: dict[StrictStr, StrictBool] = Field(default_factory=dict)
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, v: str) -> str:
+        return _text(v, "summary", nul_ok=True)
 
     @field_validator("confidence", mode="before")
     @classmethod
@@ -172,6 +211,9 @@ def parse_action(raw: str | dict[str, Any], tools: list[str]) -> Action:
 
     Typed `str | dict` for callers, but any object is handled: it parses or raises ActionError."""
     try:
+        if isinstance(raw, Unsendable):
+            raise ActionError(f"the action (a {raw.kind}) could not be sent to the env's worker process, it cannot "
+                              f"be pickled ({raw.reason}); send a JSON object")
         data = _as_mapping(raw)
         tool = data.get("tool")
         if not isinstance(tool, str) or tool not in tools:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, SupportsFloat
 
@@ -22,6 +23,9 @@ from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
 
 OBS_LIMIT = 16_000
+# Every observation fits the observation space (and so a vector env's shared-memory slot): a tool's output is
+# already clipped to OBS_LIMIT; this bounds the rest (a long instruction, messages around the output).
+OBS_SPACE_CHARS = 64 * 1024
 
 
 class StepLog(BaseModel):
@@ -75,7 +79,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.episode_id = episode_id or "adhoc"
         self.max_steps = max_steps or self.task.spec.limits.steps
         self.render_mode = render_mode
-        self.observation_space = AnyText()
+        self.observation_space = AnyText(OBS_SPACE_CHARS)
         self.action_space = AnyText()
         self.tools = list(definition.tools)
         self.world: World | None = None
@@ -91,6 +95,10 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.transcript: list[StepLog] = []
         self.infra_error: str | None = None
         self.seed_used = 0
+        self.cancelled: str | None = None
+        self.unverified = False
+        self._defer = False
+        self._interrupt = threading.Event()
 
     # gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -111,9 +119,51 @@ class GroundtruthEnv(gym.Env[str, str]):
             first_message = turn.message
         elif self.simulator is not None:
             self.simulator.start(self.task, self.variant, self.seed_used)
-        return self._intro(first_message), self._info()
+        info = self._info()
+        return self._fit(self._intro(first_message), info), info
 
     def step(self, action: str | dict[str, Any]) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self._step(action)
+        return self._fit(obs, info), reward, terminated, truncated, info
+
+    def interrupt(self, reason: str = "the step was cancelled", *, defer_verification: bool = False) -> None:
+        """Thread-safe: end the episode now. A running command is killed (with everything it started) and the
+        step in progress ends the episode as truncated; a later step does the same at once. The episode is
+        verified by that step, or with `defer_verification` by `settle()` afterwards: verification takes
+        seconds, and a cancelled caller must get control back before that."""
+        self._defer = defer_verification
+        self.cancelled = reason
+        self._interrupt.set()
+
+    def cut(self, reason: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """End the episode as truncated without verifying it yet (no I/O); `settle()` verifies it."""
+        self.cancelled = self.cancelled or reason
+        if self.world is None or self.done:
+            return "error: the episode is over; call reset()", 0.0, self.done, False, self._info()
+        self._log("", "cancel", reason, time.monotonic(), error=reason)
+        self.done = True
+        self.unverified = True
+        obs = f"({reason}: the episode ends without a claim; it is verified as it stands now)"
+        return obs, 0.0, False, True, self._info()
+
+    def settle(self) -> dict[str, Any]:
+        """Verify an episode that `cut` ended; returns the final info (with the verdict)."""
+        if self.unverified:
+            self.unverified = False
+            self._finish(terminated=False, why=self.cancelled or "cancelled")
+        return self._info()
+
+    def _fit(self, obs: str, info: dict[str, Any]) -> str:
+        limit = OBS_SPACE_CHARS
+        if len(obs) <= limit:
+            return obs
+        info["observation_clipped"] = len(obs)
+        note = f"\n[... observation clipped: {len(obs) - limit} more characters]"
+        return obs[: limit - len(note)] + note
+
+    def _step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self.world is not None and not self.done and self.cancelled is not None:
+            return self.cut(self.cancelled) if self._defer else self.abandon(self.cancelled)
         if self.world is None or self.done:
             return "error: the episode is over; call reset()", 0.0, self.done, False, self._info()
         self.steps += 1
@@ -141,6 +191,10 @@ class GroundtruthEnv(gym.Env[str, str]):
             self.done = True
             return f"infrastructure error: {exc}", 0.0, False, False, self._info()
         self._log(raw, parsed.tool, obs, t, exit_code=exit_code)
+        if self.cancelled is not None:
+            if self._defer:
+                return self.cut(self.cancelled)
+            return self._finish(terminated=False, last_obs=obs, why=self.cancelled)
         return self._after_step(obs)
 
     def abandon(self, reason: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -148,7 +202,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         if self.world is None or self.done:
             return "error: the episode is over; call reset()", 0.0, self.done, False, self._info()
         self._log("", "abandon", f"agent stopped: {reason}", time.monotonic(), error=reason)
-        return self._finish(terminated=False, last_obs=f"agent stopped: {reason}")
+        return self._finish(terminated=False, last_obs=f"agent stopped: {reason}", why=reason)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -169,7 +223,7 @@ class GroundtruthEnv(gym.Env[str, str]):
             turn = self.simulator.respond(action.message)
             return f"user: {turn.message}" + ("\n(the user has ended the conversation)" if turn.done else ""), None
         assert self.world is not None and self.world.sandbox is not None
-        return run_tool(self.world.sandbox, action, self.task.spec.limits.exec_timeout, OBS_LIMIT)
+        return run_tool(self.world.sandbox, action, self.task.spec.limits.exec_timeout, OBS_LIMIT, self._interrupt)
 
     def _after_step(self, obs: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         out_of_time = time.monotonic() - self.started > self.task.spec.limits.seconds
@@ -178,7 +232,8 @@ class GroundtruthEnv(gym.Env[str, str]):
         return obs, 0.0, False, False, self._info()
 
     def _finish(
-        self, *, terminated: bool, last_obs: str | None = None
+        self, *, terminated: bool, last_obs: str | None = None,
+        why: str = "the step or time budget ran out",
     ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.world is not None
         self.done = True
@@ -196,7 +251,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         if terminated:
             obs = "submitted; the episode is over"
         else:
-            obs = (last_obs or "") + "\n\n(the step or time budget ran out: the episode ends without a claim)"
+            obs = (last_obs or "") + f"\n\n({why}: the episode ends without a claim)"
         self._close_world()
         return obs, float(reward), terminated, not terminated, self._info()
 
@@ -225,6 +280,10 @@ class GroundtruthEnv(gym.Env[str, str]):
             "task": self.task.id, "variant": self.variant, "episode_id": self.episode_id, "step": self.steps,
             "tools": list(self.tools),
         }
+        if self.cancelled is not None:
+            info["cancelled"] = self.cancelled
+        if self.unverified:
+            info["verification_pending"] = True
         if self.infra_error:
             info["infra_error"] = self.infra_error
             info["retry"] = True

@@ -41,6 +41,7 @@ class ExecResult(BaseModel):
     truncated: bool = False
     timed_out: bool = False
     pids_exhausted: bool = False
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:

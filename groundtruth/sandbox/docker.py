@@ -10,6 +10,7 @@ import contextlib
 import io
 import posixpath
 import tarfile
+import threading
 import time
 import uuid
 from functools import partial
@@ -50,8 +51,16 @@ _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
 # Runs as the timed-out command's user: kills every process of that uid that started after the command did,
 # which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
 # fork), so it still works when a fork bomb has used up the pids limit; start times in USER_HZ (100) ticks.
+# $2, the host's wall clock at the command's start (microseconds), corrects $1 for the engine's latency between
+# the host measuring it and this script running (seconds under load; processes started in that window were
+# missed): bash's $EPOCHREALTIME reads the clock without a fork. Trusted only within 30 s of $1 (clock skew).
 _SWEEP_SCRIPT = r"""
-el="$1"; me=$$
+el="$1"; since="${2:-}"; me=$$
+if [ -n "${EPOCHREALTIME:-}" ] && [ -n "$since" ]; then
+  now=${EPOCHREALTIME%.*}${EPOCHREALTIME#*.}
+  wall=$(( (now - since) / 10000 + 10 ))
+  if [ "$wall" -gt "$el" ] && [ "$wall" -lt $(( el + 3000 )) ]; then el=$wall; fi
+fi
 read -r up _ < /proc/uptime
 frac=${up#*.}; frac=${frac#0}
 lim=$(( ${up%.*} * 100 + frac - el ))
@@ -115,6 +124,7 @@ class RawExec(BaseModel):
     truncated: bool
     timed_out: bool
     pids_exhausted: bool = False
+    cancelled: bool = False
 
 
 class DockerSandbox:
@@ -126,6 +136,7 @@ class DockerSandbox:
         self._closed = False
         self._uids: dict[str, tuple[int, int]] = {}
         self._snapshots: list[str] = []
+        self._sweep_shell: str | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -214,8 +225,9 @@ class DockerSandbox:
         env: dict[str, str] | None = None,
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
+        cancel: threading.Event | None = None,
     ) -> ExecResult:
-        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout, cancel=cancel)
         return ExecResult(
             exit_code=raw.exit_code,
             stdout=raw.stdout.decode("utf-8", errors="replace"),
@@ -224,6 +236,7 @@ class DockerSandbox:
             truncated=raw.truncated,
             timed_out=raw.timed_out,
             pids_exhausted=raw.pids_exhausted,
+            cancelled=raw.cancelled,
         )
 
     def exec_bytes(
@@ -236,8 +249,10 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
         output_cap: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawExec:
-        """`exec` without decoding, for binary output."""
+        """`exec` without decoding, for binary output. Setting `cancel` (from any thread) ends the command like a
+        timeout does, at once: every process it started is killed, and the result says `cancelled`."""
         self._check_open()
         argv = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         longest = max((len(a.encode()) for a in argv), default=0)
@@ -253,6 +268,7 @@ class DockerSandbox:
         data = stdin.encode() if isinstance(stdin, str) else stdin
         api = client().api
         started = time.monotonic()
+        started_wall = time.time()
         exec_id = _engine_call(
             "exec", api.exec_create, self.container_id, wrapped, stdin=data is not None,
             stdout=True, stderr=True, user=user, workdir=cwd or self.spec.workdir, environment=env,
@@ -261,26 +277,30 @@ class DockerSandbox:
         raw = getattr(sock, "_sock", sock)
         deadline = started + limit + KILL_AFTER_SECONDS + HOST_GRACE_SECONDS
         try:
-            stream = pump(raw, data, output_cap or self.spec.output_cap, deadline)
+            stream = pump(raw, data, output_cap or self.spec.output_cap, deadline, cancel)
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
         duration = time.monotonic() - started
-        exit_code = self._exit_code(exec_id, wait=not stream.deadline_hit)
-        if (exit_code is None or exit_code >= 128) and self._died():
+        exit_code = self._exit_code(exec_id, wait=not (stream.deadline_hit or stream.cancelled))
+        if not stream.cancelled and (exit_code is None or exit_code >= 128) and self._died():
             raise SandboxClosed("the sandbox container died while a command ran in it")
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
         exhausted = False
-        if timed_out:
-            self._sweep(user, started)
+        if stream.cancelled:
+            self._sweep(user, started, started_wall)
+            exit_code = 137 if exit_code is None else exit_code
+        elif timed_out:
+            self._sweep(user, started, started_wall)
             exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
         elif _FORK_FAILED in stream.stdout or _FORK_FAILED in stream.stderr:
             exhausted = self._pids_exhausted()
             if exhausted:  # a fork bomb left running would make the sandbox unusable for the rest of the episode
-                self._sweep(user, started)
+                self._sweep(user, started, started_wall)
         return RawExec(
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
             duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
+            cancelled=stream.cancelled,
         )
 
     def _pids_exhausted(self) -> bool:
@@ -315,15 +335,16 @@ class DockerSandbox:
             time.sleep(0.02)
         return None
 
-    def _sweep(self, user: str, started: float) -> None:
+    def _sweep(self, user: str, started: float, started_wall: float | None = None) -> None:
         """After a timeout, no process that the command started may survive it. Retried: under a fork bomb the
         sweep itself needs one free pid to start, and the bomb's churn frees one now and then."""
         give_up = time.monotonic() + 20
         while time.monotonic() < give_up:
             elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
             try:
-                code = self._run_detached(["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user,
-                                          give_up)
+                wall = "" if started_wall is None else str(int(started_wall * 1_000_000))
+                code = self._run_detached([self._shell(), "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks), wall],
+                                          user, give_up)
             except NotFound:
                 return  # the container is gone: nothing left to sweep
             except (APIError, RequestException):
@@ -331,6 +352,15 @@ class DockerSandbox:
             if code == 0:
                 return
             time.sleep(0.1)
+
+    def _shell(self) -> str:
+        """bash where the image has it (for $EPOCHREALTIME), else sh; looked up once per sandbox, without exec."""
+        if self._sweep_shell is None:
+            try:
+                self._sweep_shell = "/bin/bash" if self.stat("/bin/bash").exists else "/bin/sh"
+            except (InfrastructureError, SandboxClosed):
+                return "/bin/sh"
+        return self._sweep_shell
 
     def _run_detached(self, argv: list[str], user: str, give_up: float) -> int | None:
         """Start a helper command detached and poll for its exit code until `give_up`. Never the attached

@@ -10,6 +10,7 @@ import contextlib
 import selectors
 import socket
 import struct
+import threading
 import time
 
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ class StreamResult(BaseModel):
     stderr: bytes
     truncated: bool
     deadline_hit: bool
+    cancelled: bool = False
 
 
 class _Capped:
@@ -46,8 +48,15 @@ class _Capped:
         return b"".join(self.parts)
 
 
-def pump(sock: socket.socket, stdin: bytes | None, cap: int, deadline: float) -> StreamResult:
-    """Feed stdin, demultiplex stdout/stderr frames, and stop at EOF or at the deadline."""
+_CANCEL_POLL = 0.05
+
+
+def pump(sock: socket.socket, stdin: bytes | None, cap: int, deadline: float,
+         cancel: threading.Event | None = None) -> StreamResult:
+    """Feed stdin, demultiplex stdout/stderr frames, and stop at EOF, at the deadline or when `cancel` is set.
+
+    `cancel` is polled (every 50 ms) rather than woken: an Event has no file descriptor to select on, and 50 ms
+    is far inside the one second a cancelled step has to return in."""
     out, err = _Capped(cap), _Capped(cap)
     sock.setblocking(False)
     sel = selectors.DefaultSelector()
@@ -58,13 +67,18 @@ def pump(sock: socket.socket, stdin: bytes | None, cap: int, deadline: float) ->
     want: int | None = None
     stream_id = 1
     deadline_hit = False
+    cancelled = False
+    poll = 1.0 if cancel is None else _CANCEL_POLL
     try:
         while True:
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 deadline_hit = True
                 break
-            ready = sel.select(timeout=min(remaining, 1.0))
+            ready = sel.select(timeout=min(remaining, poll))
             done = False
             for _, mask in ready:
                 if mask & selectors.EVENT_WRITE and pending is not None:
@@ -112,5 +126,5 @@ def pump(sock: socket.socket, stdin: bytes | None, cap: int, deadline: float) ->
         sel.close()
     return StreamResult(
         stdout=out.value(), stderr=err.value(), truncated=out.truncated or err.truncated,
-        deadline_hit=deadline_hit,
+        deadline_hit=deadline_hit, cancelled=cancelled,
     )
