@@ -98,6 +98,8 @@ class EpisodeSink(Protocol):
 
     def record_agent_stderr(self, episode_id: str, text: str, size: int, truncated: bool) -> None: ...
 
+    def record_agent_llm(self, episode_id: str, log: dict[str, Any]) -> None: ...
+
     def finish_episode(self, episode_id: str, *, status: str, signals: EpisodeSignals | None = None,
                        classification: str | None = None, reward: float | None = None,
                        verdict: dict[str, Any] | None = None, claim: dict[str, Any] | None = None,

@@ -177,6 +177,8 @@ class Store:
                 "error": str, "monitored": int, "distribution": str, "simulator": str, "infeasible": int,
                 "verdict": str, "node": str,
             }, pk="id", if_not_exists=True, foreign_keys=[("run_id", "runs", "id")])
+            if "node" not in db.table("episodes").columns_dict:  # schema 3: a database from before the Ray executor
+                db.table("episodes").add_column("node", str)
             db.table("steps").create({
                 "episode_id": str, "idx": int, "tool": str, "action": str, "observation": str, "exit_code": int,
                 "error": str, "seconds": float, "ts": float,

@@ -185,6 +185,7 @@ def test_a_schema_2_database_gains_agent_llm_and_keeps_everything(tmp_path: Path
     s.close()
     con = sqlite3.connect(db)  # as schema 2 left it: no agent_llm table
     con.execute("drop table agent_llm")
+    con.execute("alter table episodes drop column node")
     con.execute("update groundtruth_meta set value = '2' where key = 'schema_version'")
     con.commit()
     con.close()
@@ -196,7 +197,7 @@ def test_a_schema_2_database_gains_agent_llm_and_keeps_everything(tmp_path: Path
     writer = Store(db)
     key = EpisodeKey(run_id="run-new", task="t", variant="default", agent="llm:m", seed=0)
     writer.begin_run("run-new", {"kind": "run"})
-    writer.begin_episode(key, 1)
+    writer.begin_episode(key, 1, node="n1")  # the Ray executor's column, added on open
     many = ["r" * 1000] * (AGENT_LLM_REPLIES_LIMIT // 1000 + 10)
     writer.record_agent_llm(key.id, {"mode": "tools", "fallback": None, "replies": many,
                                      "usage": {"calls": 3, "prompt_tokens": 10, "completion_tokens": 5,

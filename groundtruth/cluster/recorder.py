@@ -48,6 +48,9 @@ class EpisodeRecorder:
     def record_agent_stderr(self, episode_id: str, text: str, size: int, truncated: bool) -> None:
         self._add("record_agent_stderr", episode_id, text, size, truncated)
 
+    def record_agent_llm(self, episode_id: str, log: dict[str, Any]) -> None:
+        self._add("record_agent_llm", episode_id, log)
+
     def finish_episode(self, episode_id: str, *, status: str, signals: EpisodeSignals | None = None,
                        classification: str | None = None, reward: float | None = None,
                        verdict: dict[str, Any] | None = None, claim: dict[str, Any] | None = None,
@@ -57,7 +60,7 @@ class EpisodeRecorder:
 
 
 REPLAYABLE = frozenset({"begin_episode", "record_step", "record_goal_states", "record_attempt_error",
-                        "record_agent_stderr", "finish_episode"})
+                        "record_agent_stderr", "record_agent_llm", "finish_episode"})
 
 
 def replay(writes: list[Write], store: Store, **episode_fields: Any) -> None:
