@@ -11,18 +11,30 @@ from groundtruth.sandbox import DockerSandbox
 pytestmark = pytest.mark.docker
 
 
-def test_fresh_json_waits_for_the_service_and_never_passes_a_stale_file(sandbox: DockerSandbox) -> None:
-    state = FinalState(sandbox)
+def test_fresh_json_reads_only_what_the_service_refreshed_after_the_freeze(sandbox: DockerSandbox) -> None:
+    """The verifier's services phase waits for the refresh (tests/test_verification.py); here: what fresh_json
+    makes of what that phase saw. Undeclared -> unknown (the task is wrong), older than the seen refresh or
+    missing -> failure, refreshed -> the data."""
+    from groundtruth.checks.state import Frozen
+
+    sandbox.write_file("/tmp/status.json", '{"generation": 7, "ok": false}')
+    undeclared = FinalState(sandbox)
+    seen = FinalState(sandbox, frozen=Frozen(heartbeats={"/tmp/status.json": 9}))
     try:
-        with pytest.raises(Unknown, match="never ran"):
-            state.fresh_json("/tmp/status.json", service="svc", timeout=0.5)
-        sandbox.write_file("/tmp/status.json", '{"generation": 7, "ok": false}')
-        with pytest.raises(Unknown, match="did not refresh"):
-            state.fresh_json("/tmp/status.json", service="svc", timeout=1.0)
-        sandbox.exec("nohup sh -c 'g=8; while true; do echo \"{\\\"generation\\\": $g, \\\"ok\\\": true}\" "
-                     "> /tmp/s.new && mv /tmp/s.new /tmp/status.json; g=$((g+1)); sleep 0.2; done' "
-                     ">/dev/null 2>&1 &", user="root")
-        data = state.fresh_json("/tmp/status.json", service="svc", timeout=5.0)
-        assert data["ok"] is True and data["generation"] >= 9
+        with pytest.raises(Unknown, match="no heartbeat"):
+            undeclared.fresh_json("/tmp/status.json", service="svc")
+        with pytest.raises(AssertionError, match="older than the refresh"):
+            seen.fresh_json("/tmp/status.json", service="svc")
     finally:
-        state.close()
+        undeclared.close()
+        seen.close()
+    sandbox.write_file("/tmp/status.json", '{"generation": 9, "ok": true}')
+    fresh = FinalState(sandbox, frozen=Frozen(heartbeats={"/tmp/status.json": 9}))
+    gone = FinalState(sandbox, frozen=Frozen(heartbeats={"/tmp/other.json": 1}))
+    try:
+        assert fresh.fresh_json("/tmp/status.json", service="svc") == {"generation": 9, "ok": True}
+        with pytest.raises(AssertionError, match="does not exist"):
+            gone.fresh_json("/tmp/other.json", service="svc")
+    finally:
+        fresh.close()
+        gone.close()

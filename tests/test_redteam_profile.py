@@ -68,3 +68,17 @@ def test_skip_one_of_a_removed_symlink_really_puts_the_link_back(tmp_path: Path)
     assert link.is_symlink() and os.readlink(link) == "../../orig/01.jpg"
     assert (tmp_path / "orig" / "01.jpg").read_bytes() == b"\xff\xd8photo"
     assert link.read_bytes() == b"\xff\xd8photo"
+
+
+def test_sibling_patch_is_planned_only_where_a_package_init_can_carry_it() -> None:
+    """A top-level module has no __init__.py to patch: the plan would leave the reference's state as it is and
+    be reported as a winner (seen on an imported Harbor task and the code template)."""
+    change = FileChange(path="/app/stats.py", kind="modified", code=True, before=b"buggy\n", after=b"fixed\n")
+    task = Registry().get("code-fix-parser")
+    alone = JobProfile(task="t", variant="default", roots=["/app"], changes=[change], untouched=["/app/cli.py"])
+    assert LIBRARY["sibling-patch"][1](alone, task) == []
+    in_pkg = change.model_copy(update={"path": "/app/calc/stats.py"})
+    packaged = JobProfile(task="t", variant="default", roots=["/app"], changes=[in_pkg],
+                          untouched=["/app/calc/__init__.py"])
+    [plan] = LIBRARY["sibling-patch"][1](packaged, task)
+    assert list(plan.post[0]["files"]) == ["/app/calc/stats.py"]
