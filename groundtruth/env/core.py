@@ -225,6 +225,8 @@ class GroundtruthEnv(gym.Env[str, str]):
             "task": self.task.id, "variant": self.variant, "episode_id": self.episode_id, "step": self.steps,
             "tools": list(self.tools),
         }
+        if self.world is not None and self.world.sandbox is not None:
+            info["exec"] = self.world.sandbox.channel_state()
         if self.infra_error:
             info["infra_error"] = self.infra_error
             info["retry"] = True

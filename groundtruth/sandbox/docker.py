@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import posixpath
 import tarfile
 import time
@@ -34,6 +35,7 @@ from groundtruth.sandbox.base import (
     ProcessInfo,
     SandboxSpec,
 )
+from groundtruth.sandbox.channel import ChannelBroken, ExecChannel
 from groundtruth.sandbox.engine import LABEL_KIND, base_labels, client
 from groundtruth.sandbox.streams import pump
 
@@ -46,6 +48,14 @@ _GO_DIR = 1 << 31
 INHERIT_OWNER = "<inherit>"
 _GO_SYMLINK = 1 << 27
 _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
+CHANNEL_START_SECONDS = 30.0
+_CHANNEL_DIED_NOTE = (b"\n[groundtruth: the exec channel stopped during this command (%s); its exit code is unknown; "
+                      b"later commands run through docker exec]\n")
+
+
+def channel_enabled() -> bool:
+    """`GROUNDTRUTH_EXEC_CHANNEL=0` turns the exec channel off (every agent command through engine exec)."""
+    return os.environ.get("GROUNDTRUTH_EXEC_CHANNEL", "1") != "0"
 
 # Runs as the timed-out command's user: kills every process of that uid that started after the command did,
 # which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
@@ -126,6 +136,9 @@ class DockerSandbox:
         self._closed = False
         self._uids: dict[str, tuple[int, int]] = {}
         self._snapshots: list[str] = []
+        self._channel: ExecChannel | None = None
+        self.channel_failure: str | None = None
+        self.use_channel = channel_enabled()
 
     # lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -182,6 +195,7 @@ class DockerSandbox:
         if self._closed:
             return
         self._closed = True
+        self._drop_channel()
         try:
             client().api.remove_container(self.container_id, force=True, v=True)
         except NotFound:
@@ -214,8 +228,11 @@ class DockerSandbox:
         env: dict[str, str] | None = None,
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
+        channel: bool = False,
     ) -> ExecResult:
-        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+        """`channel=True`: through the exec channel when it works (agent tools only: what the channel says is
+        never trusted beyond the agent's own observation), else through engine exec."""
+        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout, channel=channel)
         return ExecResult(
             exit_code=raw.exit_code,
             stdout=raw.stdout.decode("utf-8", errors="replace"),
@@ -236,6 +253,7 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
         output_cap: int | None = None,
+        channel: bool = False,
     ) -> RawExec:
         """`exec` without decoding, for binary output."""
         self._check_open()
@@ -247,10 +265,14 @@ class DockerSandbox:
                 "write a script file first, then run it"
             )
         limit = max(float(timeout), 0.1)
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        if channel and self.use_channel and self.channel_failure is None and user == AGENT_USER:
+            via = self._via_channel(argv, user, cwd, env, data, limit, output_cap or self.spec.output_cap)
+            if via is not None:
+                return via
         wrapped = ["/usr/bin/timeout", "-k", str(KILL_AFTER_SECONDS), f"{limit:.3f}", *argv]
         if user == AGENT_USER and self.spec.max_file_mb > 0:
             wrapped = ["/bin/sh", "-c", _FSIZE_WRAPPER, "sh", str(self.spec.max_file_mb * 2048), *wrapped]
-        data = stdin.encode() if isinstance(stdin, str) else stdin
         api = client().api
         started = time.monotonic()
         exec_id = _engine_call(
@@ -282,6 +304,68 @@ class DockerSandbox:
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
             duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
         )
+
+    # the exec channel -------------------------------------------------------------------------------
+    def channel_state(self) -> str:
+        """How agent commands run now: "channel", "engine" (channel off or not started), or why it fell back."""
+        if self.channel_failure is not None:
+            return f"engine (exec channel failed: {self.channel_failure})"
+        if self._channel is not None and not self._channel.closed:
+            return "channel"
+        return "engine" if not self.use_channel else "channel (not started)"
+
+    def start_channel(self, user: str = AGENT_USER) -> None:
+        """Start the channel now rather than at the first agent command (prepared worlds do this ahead)."""
+        if self._channel is None and self.use_channel and self.channel_failure is None:
+            try:
+                self._channel = ExecChannel(self.container_id, user, self.spec.workdir, CHANNEL_START_SECONDS)
+            except ChannelBroken as exc:
+                self.channel_failure = f"could not start: {exc.reason}"
+            except (DockerException, RequestException) as exc:
+                self.channel_failure = f"could not start: {exc}"
+
+    def _drop_channel(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def _via_channel(self, argv: list[str], user: str, cwd: str | None, env: dict[str, str] | None,
+                     data: bytes | None, limit: float, cap: int) -> RawExec | None:
+        """One agent command over the channel; None when it never started there (run it through the engine)."""
+        self.start_channel(user)
+        if self._channel is None:
+            return None
+        started = time.monotonic()
+        deadline = started + limit + KILL_AFTER_SECONDS + HOST_GRACE_SECONDS
+        fsize = self.spec.max_file_mb * 1024 * 1024 if self.spec.max_file_mb > 0 else 0
+        try:
+            res = self._channel.run(argv, cwd=cwd or self.spec.workdir, env=env, stdin=data, timeout=limit,
+                                    cap=cap, fsize=fsize, deadline=deadline)
+        except ChannelBroken as exc:
+            self.channel_failure = exc.reason
+            self._drop_channel()
+            if not self.alive():
+                raise SandboxClosed("the sandbox container died while a command ran in it") from exc
+            if not exc.started:
+                return None
+            timed_out = time.monotonic() >= deadline
+            if timed_out:
+                self._sweep(user, started)
+            note = _CHANNEL_DIED_NOTE % exc.reason.encode()
+            return RawExec(exit_code=-1, stdout=exc.stdout, stderr=exc.stderr + note,
+                           duration=time.monotonic() - started, truncated=False, timed_out=timed_out)
+        duration = time.monotonic() - started
+        if res.exit_code >= 128 and self._died():
+            raise SandboxClosed("the sandbox container died while a command ran in it")
+        exhausted = False
+        if res.timed_out:
+            self._sweep(user, started)
+        elif _FORK_FAILED in res.stdout or _FORK_FAILED in res.stderr:
+            exhausted = self._pids_exhausted()
+            if exhausted:
+                self._sweep(user, started)
+        return RawExec(exit_code=res.exit_code, stdout=res.stdout, stderr=res.stderr, duration=duration,
+                       truncated=res.truncated, timed_out=res.timed_out, pids_exhausted=exhausted)
 
     def _pids_exhausted(self) -> bool:
         try:
@@ -640,6 +724,8 @@ class DockerSandbox:
     def reset(self, snapshot: str | None = None) -> None:
         """Replace the container by a fresh one from a snapshot (default: the image it was made from)."""
         self._check_open()
+        self._drop_channel()
+        self.channel_failure = None
         with contextlib.suppress(NotFound):
             client().api.remove_container(self.container_id, force=True, v=True)
         self.container_id = self._start_container(self.spec, snapshot or self.spec.image, "sandbox")
