@@ -98,14 +98,15 @@ class ExecChannel:
         except ChannelBroken:
             self.close()
             raise
+        # From here on the command may have run, whatever the channel says: it is never run a second time.
         out, err = bytearray(), bytearray()
         started = False
         try:
             while True:
-                kind, payload = self._frame(deadline, started=started, out=out, err=err)
+                kind, payload = self._frame(deadline, started=True)
                 if kind == b"S":
                     if started or payload != str(rid).encode():
-                        raise ChannelBroken("a start frame for another command", started=started)
+                        raise ChannelBroken("a start frame for another command", started=True)
                     started = True
                 elif kind in (b"O", b"E") and started:
                     target = out if kind == b"O" else err
@@ -120,7 +121,7 @@ class ExecChannel:
                         timed_out=bool(info.get("timed_out")),
                     )
                 else:
-                    raise ChannelBroken(f"an unexpected {kind!r} frame", started=started)
+                    raise ChannelBroken(f"an unexpected {kind!r} frame", started=True)
         except ChannelBroken as exc:
             self.close()
             exc.stdout, exc.stderr = bytes(out), bytes(err)
@@ -145,8 +146,7 @@ class ExecChannel:
                 raise ChannelBroken(f"the channel's stream is gone: {exc}", started=False) from exc
             view = view[sent:]
 
-    def _frame(self, deadline: float, *, started: bool, out: bytearray | None = None,
-               err: bytearray | None = None) -> tuple[bytes, bytes]:
+    def _frame(self, deadline: float, *, started: bool) -> tuple[bytes, bytes]:
         """The next frame of the channel's stdout, reading the socket until one is complete."""
         while True:
             if len(self._out) >= _FRAME_HEADER:

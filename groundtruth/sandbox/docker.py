@@ -60,9 +60,15 @@ def channel_enabled() -> bool:
 # Runs as the timed-out command's user: kills every process of that uid that started after the command did,
 # which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
 # fork), so it still works when a fork bomb has used up the pids limit; start times in USER_HZ (100) ticks.
+# The command's start comes as wall-clock microseconds (host and container share the kernel's clock) and the
+# script measures the elapsed time itself: its own start can lag by a second on a loaded engine, and a command
+# run over the exec channel starts at once, so an elapsed time measured on the host would miss processes.
+# Zombies are skipped: dead already, and a stopped parent (an agent can stop the channel) never reaps them.
 _SWEEP_SCRIPT = r"""
-el="$1"; me=$$
+me=$$
 read -r up _ < /proc/uptime
+now=${EPOCHREALTIME/./}
+el=$(( (now - $1) / 10000 + 2 ))
 frac=${up#*.}; frac=${frac#0}
 lim=$(( ${up%.*} * 100 + frac - el ))
 pass=0
@@ -75,6 +81,7 @@ while [ $pass -lt 8 ]; do
     read -r st 2>/dev/null < "$d/stat" || continue
     rest=${st##*) }
     set -- $rest
+    [ "$1" = Z ] && continue
     shift 19
     [ "${1:-0}" -ge "$lim" ] 2>/dev/null || continue
     found="$found $p"
@@ -404,9 +411,9 @@ class DockerSandbox:
         sweep itself needs one free pid to start, and the bomb's churn frees one now and then."""
         give_up = time.monotonic() + 20
         while time.monotonic() < give_up:
-            elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
+            wall_start_us = int((time.time() - (time.monotonic() - started)) * 1_000_000)
             try:
-                code = self._run_detached(["/bin/sh", "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks)], user,
+                code = self._run_detached(["/bin/bash", "-c", _SWEEP_SCRIPT, "sweep", str(wall_start_us)], user,
                                           give_up)
             except NotFound:
                 return  # the container is gone: nothing left to sweep
