@@ -40,9 +40,9 @@ from groundtruth import taskimage
 from groundtruth.env.core import GroundtruthEnv
 from groundtruth.env.definitions import definition_for
 from groundtruth.runner import RunConfig, run
-from groundtruth.sandbox import DockerSandbox, SandboxSpec
 from groundtruth.sandbox.engine import client
 from groundtruth.sandbox.prune import prune
+from groundtruth.tasks.pool import WorldPool
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
@@ -81,8 +81,20 @@ def timed(fn: Callable[[], Any], n: int, warmup: int = 2) -> list[float]:
     return out
 
 
+COLD = False
+
+
 def make_env(task: Task, **kw: Any) -> GroundtruthEnv:
-    return GroundtruthEnv(definition_for(task.spec.env), task=task, run_id=RUN_ID, max_steps=100_000, **kw)
+    """With a pool of prepared worlds unless --cold (the way `groundtruth run` and a trainer would use it)."""
+    pool = None if COLD else WorldPool(run_id=RUN_ID, max_worlds=1)
+    return GroundtruthEnv(definition_for(task.spec.env), task=task, run_id=RUN_ID, max_steps=100_000, pool=pool,
+                          **kw)
+
+
+def close_env(env: GroundtruthEnv) -> None:
+    env.close()
+    if env.pool is not None:
+        env.pool.close()
 
 
 # step ----------------------------------------------------------------------------------------------------
@@ -100,7 +112,7 @@ def bench_step(task: Task, n: int) -> dict[str, Any]:
             api.exec_inspect(ex["Id"])
 
         def step() -> None:
-            obs, _, term, trunc, info = env.step({"tool": "bash", "cmd": "true"})
+            obs, _, term, trunc, _info = env.step({"tool": "bash", "cmd": "true"})
             if term or trunc or not obs.startswith("exit code 0"):
                 raise RuntimeError(f"the step did not run: {obs[:200]}")
 
@@ -113,7 +125,7 @@ def bench_step(task: Task, n: int) -> dict[str, Any]:
             rounds["sdk"] += timed(sdk, 10, 0)
         channel = getattr(env.world.sandbox, "channel_state", lambda: "none")()
     finally:
-        env.close()
+        close_env(env)
     s, c, k = stats(rounds["step"]), stats(rounds["cli"]), stats(rounds["sdk"])
     return {"step": s, "cli_exec": c, "sdk_exec": k, "channel": channel,
             "step_ratio_vs_cli_exec": round(c["p50"] / s["p50"], 2),
@@ -128,17 +140,26 @@ def bench_reset(task: Task, n: int, image: str) -> dict[str, Any]:
     misses_before = _pool_misses(env)
     try:
         env.reset(seed=0)
-        for i in range(n):
+        for i in range(1, n + 1):
+            _wait_prepared(env, i)  # "prepared ahead": the world for this reset is ready, nothing competes
+            runs += timed(lambda: sh("docker", "run", "--rm", *HARDENING, image, "true"), 1, 0)
             t = time.perf_counter()
             env.reset(seed=i)
             samples.append(time.perf_counter() - t)
-            runs += timed(lambda: sh("docker", "run", "--rm", *HARDENING, image, "true"), 1, 0)
         misses = _pool_misses(env) - misses_before
     finally:
-        env.close()
+        close_env(env)
     r, d = stats(samples), stats(runs)
     return {"reset": r, "docker_run": d, "reset_ratio_vs_docker_run": round(d["p50"] / r["p50"], 2),
             "pool_misses": misses}
+
+
+def _wait_prepared(env: GroundtruthEnv, count: int, give_up: float = 120.0) -> None:
+    end = time.monotonic() + give_up
+    while env.pool is not None and env.pool.stats().prepared + env.pool.stats().failed < count:
+        if time.monotonic() > end:
+            break
+        time.sleep(0.05)
 
 
 def _pool_misses(env: GroundtruthEnv) -> int:
@@ -172,7 +193,7 @@ def bench_episode(task: Task, n: int) -> dict[str, Any]:
     try:
         samples = timed(episode, n, 1)
     finally:
-        env.close()
+        close_env(env)
     return stats(samples)
 
 
@@ -243,9 +264,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer samples, concurrency 1 and 4; under two minutes")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     ap.add_argument("--concurrency", default=None, help="throughput levels, e.g. 1,4,16,64 (default 1,4,16)")
+    ap.add_argument("--cold", action="store_true", help="no prepared worlds, no exec channel: the old path")
     ap.add_argument("--only", default="", help="comma-separated sections: step,reset,verify,episode,throughput,"
                                                "memory (default: all)")
     args = ap.parse_args()
+    global COLD
+    COLD = args.cold
+    if args.cold:
+        os.environ["GROUNDTRUTH_EXEC_CHANNEL"] = "0"
+        os.environ["GROUNDTRUTH_PREPARE"] = "0"
     reg = Registry([])
     lt = reg.get("leaked-token")
     image = taskimage.tag(lt)
@@ -256,7 +283,7 @@ def main() -> None:
     res: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                                        "docker": client().version().get("Version"),
                                        "storage_driver": client().info().get("Driver")},
-                           "quick": args.quick, "load": {}}
+                           "quick": args.quick, "cold": args.cold, "load": {}}
     loads: dict[str, float] = res["load"]
     started = time.perf_counter()
     try:
@@ -306,7 +333,8 @@ def main() -> None:
 
 
 def report(res: dict[str, Any]) -> None:
-    print(f"groundtruth benchmark ({'quick' if res['quick'] else 'full'}, {res['seconds']} s; machine {res['machine']})")
+    kind = "quick" if res["quick"] else "full"
+    print(f"groundtruth benchmark ({kind}, {res['seconds']} s; machine {res['machine']}; cold: {res['cold']})")
     print(f"load average at each section: {res['load']}")
     if "step" in res:
         s = res["step"]

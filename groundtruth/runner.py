@@ -31,6 +31,7 @@ from groundtruth.errors import GroundtruthError, InfrastructureError, RunInterru
 from groundtruth.sandbox.engine import client
 from groundtruth.sandbox.prune import prune
 from groundtruth.store import EpisodeKey, Store
+from groundtruth.tasks.pool import WorldPool, pool_enabled
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 
@@ -152,7 +153,7 @@ def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
 
 def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Event, *,
                 agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None,
-                feedback: str = "verified") -> EpisodeResult:
+                feedback: str = "verified", pool: WorldPool | None = None) -> EpisodeResult:
     """One episode, retried on infrastructure errors. `agent_factory`, `memory`, `feedback` serve Reflexion."""
     key, task = job.key, job.task
     attempts = config.retries + 1
@@ -163,7 +164,8 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
         env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
                              reward=config.reward, simulator=config.simulator, run_id=key.run_id,
                              episode_id=key.id,
-                             max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps))
+                             max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps),
+                             pool=pool, prepare_next=False)
         agent = agent_factory() if agent_factory is not None else make_agent(key.agent)
         if hasattr(agent, "cancel"):
             agent.cancel = cancel  # an agent waiting for its process's reply stops waiting when the run stops
@@ -301,6 +303,21 @@ def episode_pool(store: Store, run_id: str, concurrency: int, cancel: threading.
                 store.end_run(run_id, batch.status)
 
 
+@contextmanager
+def prepared_worlds(run_id: str, concurrency: int, jobs: list[Job]) -> Iterator[WorldPool | None]:
+    """The run knows its job list: the worlds of the next jobs are prepared while earlier episodes run.
+    Closed (unused worlds removed) before the episode pool prunes the run's containers."""
+    if not pool_enabled():
+        yield None
+        return
+    pool = WorldPool(run_id=run_id, max_worlds=concurrency, workers=min(concurrency, 4))
+    try:
+        pool.schedule((j.task, j.key.variant, j.key.seed, j.key.id) for j in jobs)
+        yield pool
+    finally:
+        pool.close()
+
+
 def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume: bool = False,
         on_start: Callable[[int, int], None] | None = None,
         on_result: Callable[[EpisodeResult], None] | None = None) -> tuple[str, list[EpisodeResult]]:
@@ -329,9 +346,10 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
         cancel = threading.Event()
         results: list[EpisodeResult] = []
         try:
-            with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
+            with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch, \
+                    prepared_worlds(run_id, config.concurrency, todo) as worlds:
                 pending: set[Future[EpisodeResult]] = {
-                    batch.pool.submit(run_episode, j, config, store, cancel) for j in todo
+                    batch.pool.submit(run_episode, j, config, store, cancel, pool=worlds) for j in todo
                 }
                 while pending:
                     finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

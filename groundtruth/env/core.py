@@ -17,6 +17,7 @@ from groundtruth.env.tools import run_tool
 from groundtruth.errors import GroundtruthError, InfrastructureError
 from groundtruth.records import Claim, Judgment, RewardKind, reward_of
 from groundtruth.simulators.base import Simulator, VerdictView
+from groundtruth.tasks.pool import WorldPool
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
@@ -52,7 +53,13 @@ class GroundtruthEnv(gym.Env[str, str]):
         tasks_dir: list[str] | None = None,
         max_steps: int | None = None,
         render_mode: str | None = None,
+        pool: WorldPool | None = None,
+        prepare_next: bool = True,
     ) -> None:
+        """`pool`: worlds prepared ahead (see groundtruth.tasks.pool); reset takes one when the pool holds the
+        (task, variant, seed) asked for, else starts cold, and asks the pool for the world the next reset
+        will likely want (the same seed when reset is called without one, else seed + 1) unless
+        `prepare_next` is off (a runner that schedules its jobs itself)."""
         from pathlib import Path
 
         self.definition = definition
@@ -79,6 +86,8 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.action_space = AnyText()
         self.tools = list(definition.tools)
         self.world: World | None = None
+        self.pool = pool
+        self.prepare_next = prepare_next
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -91,6 +100,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.transcript: list[StepLog] = []
         self.infra_error: str | None = None
         self.seed_used = 0
+        self.prepared = False
 
     # gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -100,9 +110,17 @@ class GroundtruthEnv(gym.Env[str, str]):
         opts = options or {}
         variant = opts.get("variant", self.variant)
         self.seed_used = seed if seed is not None else (self.default_seed if self.default_seed is not None else 0)
-        self.world = World(self.task, variant, self.seed_used, run_id=self.run_id,
-                           episode_id=opts.get("episode_id", self.episode_id))
-        self.world.open()
+        world = self.pool.take(self.task, variant, self.seed_used) if self.pool is not None else None
+        self.prepared = world is not None
+        if world is None:
+            world = World(self.task, variant, self.seed_used, run_id=self.run_id,
+                          episode_id=opts.get("episode_id", self.episode_id))
+            self.world = world
+            world.open()
+        self.world = world
+        if self.pool is not None and self.prepare_next:
+            upcoming = self.seed_used if seed is None else self.seed_used + 1
+            self.pool.want(self.task, variant, upcoming)
         self.variant = self.world.variant
         self.started = time.monotonic()
         first_message = None
@@ -227,6 +245,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         }
         if self.world is not None and self.world.sandbox is not None:
             info["exec"] = self.world.sandbox.channel_state()
+            info["prepared"] = self.prepared
         if self.infra_error:
             info["infra_error"] = self.infra_error
             info["retry"] = True
