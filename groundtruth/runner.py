@@ -25,7 +25,7 @@ from requests.exceptions import RequestException
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
 from groundtruth.audit.classify import classify
-from groundtruth.env.core import GroundtruthEnv
+from groundtruth.env.core import GroundtruthEnv, wait_for_closes
 from groundtruth.env.definitions import definition_for
 from groundtruth.errors import GroundtruthError, InfrastructureError, RunInterrupted, StoreError
 from groundtruth.sandbox.engine import client
@@ -227,7 +227,7 @@ def run_episode(job: Job, config: RunConfig, store: Store, cancel: threading.Eve
                 time.sleep(min(2.0 * attempt, 5.0))
         finally:
             agent.close()
-            env.close()
+            env.close(wait=False)  # the container is removed in the background; the run prunes at its end
             _store_stderr(store, key.id, agent)
     store.finish_episode(key.id, status="infra_error", classification="infra_error", error=last_error)
     return EpisodeResult(id=key.id, task=key.task, variant=key.variant, agent=key.agent, seed=key.seed,
@@ -296,6 +296,7 @@ def episode_pool(store: Store, run_id: str, concurrency: int, cancel: threading.
     finally:
         with _signals_ignored():
             batch.pool.shutdown(wait=True, cancel_futures=True)
+            wait_for_closes()  # the episodes' containers, removed in the background as each episode ended
             # the engine went away: the containers expire by themselves and are stale for the next run
             with contextlib.suppress(GroundtruthError, DockerException):
                 prune(run_id=run_id)

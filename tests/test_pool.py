@@ -85,3 +85,18 @@ def test_env_reset_takes_the_prepared_world_and_verifies_the_same() -> None:
         assert verdicts == [("success", False), ("success", False)]
         assert containers[0] != containers[1]
         assert pool.stats().misses == 1 and pool.stats().hits == 1
+
+
+class Failing(PoolHooks):
+    def sample_init(self, world: World) -> None:
+        raise RuntimeError("preparation broke")
+
+
+def test_a_failed_preparation_is_a_miss_and_leaves_nothing() -> None:
+    run_id = f"{RUN_ID}-fail"
+    with WorldPool(run_id=run_id, max_worlds=1, hooks=Failing()) as pool:
+        pool.want(TASK, None, 9)
+        assert pool.take(TASK, None, 9) is None
+        st = pool.stats()
+        assert (st.failed, st.misses, st.hits) == (1, 1, 0)
+    assert _containers(run_id) == []

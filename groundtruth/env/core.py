@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -23,6 +25,15 @@ from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
 
 OBS_LIMIT = 16_000
+_CLOSER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gt-close")
+_PENDING: set[Future[None]] = set()
+
+
+def wait_for_closes() -> None:
+    """Every world closed in the background by any env of this process is removed when this returns."""
+    for fut in list(_PENDING):
+        with contextlib.suppress(Exception):  # the run's prune removes what a failed close left
+            fut.result()
 
 
 class StepLog(BaseModel):
@@ -86,6 +97,7 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.action_space = AnyText()
         self.tools = list(definition.tools)
         self.world: World | None = None
+        self._closing: list[Future[None]] = []
         self.pool = pool
         self.prepare_next = prepare_next
         self._reset_state()
@@ -105,7 +117,7 @@ class GroundtruthEnv(gym.Env[str, str]):
     # gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        self._close_world()
+        self._close_world(background=True)
         self._reset_state()
         opts = options or {}
         variant = opts.get("variant", self.variant)
@@ -173,8 +185,14 @@ class GroundtruthEnv(gym.Env[str, str]):
             return None
         return "\n".join(f"[{s.index}] {s.tool}: {str(s.action)[:200]}\n{s.observation[:500]}" for s in self.transcript)
 
-    def close(self) -> None:
-        self._close_world()
+    def close(self, wait: bool = True) -> None:
+        """`wait=False`: the container removals this env started may still be running (a runner that prunes
+        its run's containers at the end anyway)."""
+        self._close_world(background=not wait)
+        if wait:
+            for fut in self._closing:
+                fut.result()
+            self._closing.clear()
         closer = getattr(self.simulator, "close", None)
         if callable(closer):
             closer()
@@ -215,7 +233,7 @@ class GroundtruthEnv(gym.Env[str, str]):
             obs = "submitted; the episode is over"
         else:
             obs = (last_obs or "") + "\n\n(the step or time budget ran out: the episode ends without a claim)"
-        self._close_world()
+        self._close_world(background=True)
         return obs, float(reward), terminated, not terminated, self._info()
 
     def _intro(self, first_message: str | None) -> str:
@@ -270,7 +288,16 @@ class GroundtruthEnv(gym.Env[str, str]):
             monitored=v.monitored, distribution=v.distribution,
         )
 
-    def _close_world(self) -> None:
+    def _close_world(self, *, background: bool = False) -> None:
+        """`background`: the verdict is in, so removing the container need not hold up the caller (a removal
+        is one of the slowest engine calls); `close()` waits for every removal this env started."""
         if self.world is not None:
-            self.world.close()
-            self.world = None
+            world, self.world = self.world, None
+            if background:
+                self._closing = [f for f in self._closing if not f.done()]
+                fut = _CLOSER.submit(world.close)
+                _PENDING.add(fut)
+                fut.add_done_callback(_PENDING.discard)
+                self._closing.append(fut)
+            else:
+                world.close()

@@ -141,10 +141,14 @@ class WorldPool:
         world = World(task, key.variant, key.seed, run_id=self.run_id, episode_id=episode_id,
                       labels={**self.labels, "groundtruth.prepared": "1"})
         world.on_close.append(self.hooks.sample_cleanup)
-        world.open()
-        if world.sandbox is not None:
-            world.sandbox.start_channel()
-        self.hooks.sample_init(world)
+        world.open()  # closes its sandbox itself when setup fails
+        try:
+            if world.sandbox is not None:
+                world.sandbox.start_channel()
+            self.hooks.sample_init(world)
+        except BaseException:
+            world.close()
+            raise
         return world
 
     def _prepared(self, slot: _Slot, fut: Future[World]) -> None:
