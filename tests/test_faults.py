@@ -58,11 +58,7 @@ def _task_with(tmp_path: Path, task_id: str, **changes: Any) -> Path:
     return tmp_path / "tasks"
 
 
-def test_container_killed_during_setup_is_retried_as_infrastructure(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # Setup inside the episode (no world prepared ahead): a world whose preparation crashes is a pool miss
-    # instead, and the episode starts cold (tests/test_pool.py).
-    monkeypatch.setenv("GROUNDTRUTH_PREPARE", "0")
+def test_container_killed_during_setup_is_retried_as_infrastructure(tmp_path: Path) -> None:
     tasks = _task_with(tmp_path, "slow-setup", extra_setup=[{"run": "sleep 4.31", "user": "root"}])
     run_id = f"fault-setup-{uuid.uuid4().hex[:6]}"
     killer = Killer(run_id, "sleep 4.31")

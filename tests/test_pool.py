@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from groundtruth.env.core import GroundtruthEnv
 from groundtruth.env.definitions import definition_for
 from groundtruth.sandbox.engine import LABEL_RUN, client
@@ -92,11 +94,13 @@ class Failing(PoolHooks):
         raise RuntimeError("preparation broke")
 
 
-def test_a_failed_preparation_is_a_miss_and_leaves_nothing() -> None:
+def test_a_failed_preparation_fails_its_episode_once_and_leaves_nothing() -> None:
     run_id = f"{RUN_ID}-fail"
     with WorldPool(run_id=run_id, max_worlds=1, hooks=Failing()) as pool:
         pool.want(TASK, None, 9)
-        assert pool.take(TASK, None, 9) is None
+        with pytest.raises(RuntimeError, match="preparation broke"):  # as a cold setup failing would
+            pool.take(TASK, None, 9)
+        assert pool.take(TASK, None, 9) is None  # the retry starts cold
         st = pool.stats()
         assert (st.failed, st.misses, st.hits) == (1, 1, 0)
     assert _containers(run_id) == []

@@ -2,7 +2,9 @@
 channel up, for the (task, variant, seed) an episode will need next, so `reset` only hands one over.
 
 Each prepared world serves exactly one episode (taken once, closed by its episode); a reset the pool has no
-world for starts cold and is counted as a miss. Preparation runs in background threads and is bounded by a
+world for starts cold and is counted as a miss. A preparation that failed raises its error in the episode that
+takes it, as that episode's own setup would have (so the runner retries engine errors as before).
+Preparation runs in background threads and is bounded by a
 count and by the memory limits of the worlds held (ready or being prepared). Lifecycle hooks are named for
 when they run, after Inspect AI's: `task_init` once per task before its first world, `sample_init` when a
 world is ready (in the preparing thread), `sample_cleanup` when a world is closed (used or discarded).
@@ -17,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 from pathlib import Path
 
@@ -167,7 +170,7 @@ class WorldPool:
     # taking ----------------------------------------------------------------------------------------------
     def take(self, task: Task, variant: str | None, seed: int, *, wait: float = 120.0) -> World | None:
         """The prepared world for this key (waiting for one being prepared), never handed out twice; None is a
-        miss and the caller starts cold."""
+        miss and the caller starts cold. The error of a failed preparation is raised here."""
         key = self._key(task, variant, seed)
         with self._lock:
             slot = next((s for s in self._slots if s.key == key), None)
@@ -177,9 +180,12 @@ class WorldPool:
         if slot is not None:
             try:
                 world = slot.future.result(timeout=wait)
-            except Exception:  # a failed or slow preparation: a cold start does it again, in the episode
+            except FutureTimeout:  # a slow preparation: a cold start does it again, in the episode
                 world = None
                 slot.future.add_done_callback(_close_if_made)
+            except BaseException:
+                self._fill()
+                raise  # the episode fails as its own setup would have (an engine error is retried by the runner)
             if world is not None and time.monotonic() - slot.ready_at > MAX_AGE_SECONDS:
                 world.close()
                 world = None
