@@ -351,7 +351,7 @@ class DockerSandbox:
         except ChannelBroken as exc:
             self.channel_failure = exc.reason
             self._drop_channel()
-            if not self.alive():
+            if self._died():  # the engine's state lags the kill by a moment
                 raise SandboxClosed("the sandbox container died while a command ran in it") from exc
             if not exc.started:
                 return None
