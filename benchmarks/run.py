@@ -184,8 +184,10 @@ def bench_episode(task: Task, n: int) -> dict[str, Any]:
     env = make_env(task)
     submit = {"tool": "submit", "success": False, "confidence": 0.1, "summary": "nothing done"}
 
+    seeds = iter(range(1_000_000))
+
     def episode() -> None:
-        env.reset(seed=0)
+        env.reset(seed=next(seeds))  # consecutive seeds: what the pool prepares next
         _, _, term, _, info = env.step(submit)
         if not term or "verdict" not in info:
             raise RuntimeError(f"the episode did not end in a verdict: {info.get('infra_error')}")
