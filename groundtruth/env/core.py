@@ -233,7 +233,7 @@ class GroundtruthEnv(gym.Env[str, str]):
             obs = "submitted; the episode is over"
         else:
             obs = (last_obs or "") + "\n\n(the step or time budget ran out: the episode ends without a claim)"
-        self._close_world(background=True)
+        self._close_world()  # removed before the episode's result is returned: nothing outlives an episode
         return obs, float(reward), terminated, not terminated, self._info()
 
     def _intro(self, first_message: str | None) -> str:
@@ -289,8 +289,8 @@ class GroundtruthEnv(gym.Env[str, str]):
         )
 
     def _close_world(self, *, background: bool = False) -> None:
-        """`background`: the verdict is in, so removing the container need not hold up the caller (a removal
-        is one of the slowest engine calls); `close()` waits for every removal this env started."""
+        """`background`: a reset in the middle of an episode need not wait for the old container's removal (one
+        of the slowest engine calls); `close()` waits for every removal this env started."""
         if self.world is not None:
             world, self.world = self.world, None
             if background:
