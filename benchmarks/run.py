@@ -263,7 +263,8 @@ def section(name: str, loads: dict[str, float]) -> Iterator[None]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer samples, concurrency 1 and 4 (about two minutes idle, three under load)")
+    ap.add_argument("--quick", action="store_true", help="fewer samples, concurrency 1 and 4 "
+                                                        "(about two minutes idle, three under load)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     ap.add_argument("--concurrency", default=None, help="throughput levels, e.g. 1,4,16,64 (default 1,4,16)")
     ap.add_argument("--cold", action="store_true", help="no prepared worlds, no exec channel: the old path")
