@@ -3,6 +3,7 @@ ever changes its own observations (the sandbox falls back to engine exec, verifi
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from groundtruth.env.core import GroundtruthEnv
 from groundtruth.env.definitions import definition_for
 from groundtruth.sandbox import DockerSandbox, SandboxSpec
+from groundtruth.sandbox.base import AGENT_USER
 from groundtruth.tasks.registry import Registry
 
 from .conftest import RUN_ID
@@ -65,6 +67,26 @@ def test_timeout_leaves_no_process_behind_and_spares_earlier_ones(chan: DockerSa
     assert not any("sleep 30" in c for c in commands), commands
     assert any("sleep 999" in c for c in commands)
     assert chan.channel_state() == "channel"  # the channel itself survived the sweep
+
+
+def test_cancel_kills_a_channel_command_and_the_channel_then_a_new_one_starts(chan: DockerSandbox) -> None:
+    uid = chan.uid(AGENT_USER)
+    cancel = threading.Event()
+    timer = threading.Timer(1.5, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    # a TERM-ignoring child and a double-forked daemon: killing the shell alone would leave both
+    res = chan.exec("echo begun; (trap '' TERM; sleep 30) & setsid sh -c 'sleep 40' & sleep 20", cancel=cancel,
+                    channel=True)
+    elapsed = time.monotonic() - started
+    timer.cancel()
+    assert res.cancelled and res.exit_code == 137 and not res.timed_out
+    assert res.stdout == "begun\n"
+    assert elapsed < 1.5 + 5  # generous: the step returns about 0.3 s after the cancel
+    assert [p for p in chan.processes() if p.uid == uid] == []  # neither the command nor the dropped channel
+    assert chan.channel_state() == "channel (not started)"  # dropped, not failed
+    assert chan.exec("echo again", channel=True).stdout == "again\n"
+    assert chan.channel_state() == "channel"
 
 
 def test_fork_bomb_is_contained(chan: DockerSandbox) -> None:

@@ -85,9 +85,12 @@ class ExecChannel:
         self._out = bytearray()      # the channel's stdout, not yet parsed into frames
         self._next_id = 0
         self.closed = False
-        kind, _ = self._frame(time.monotonic() + start_timeout, started=False)
+        kind, payload = self._frame(time.monotonic() + start_timeout, started=False)
         if kind != b"R":
             raise ChannelBroken(f"the channel did not start (first frame {kind!r})", started=False)
+        # Its pid in the container, sent before any agent command ran: a cancel kills it with the command (the
+        # kill runs as the agent, so a wrong pid could only hit the agent's own processes).
+        self.pid: int | None = int(payload) if payload.isdigit() and len(payload) < 10 else None
 
     def close(self) -> None:
         if self.closed:

@@ -10,7 +10,7 @@ Protocol. Host -> channel, on stdin: 4-byte big-endian length + a JSON request
   {"id": n, "argv": [...], "cwd": str, "env": {..}, "stdin": latin-1 str or null, "timeout": s, "cap": bytes,
    "fsize": bytes or 0}
 Channel -> host, on stdout: 1-byte type + 4-byte big-endian length + payload, types
-  R ready (once), S started (payload: id), O stdout chunk, E stderr chunk, X exit (JSON: id, code,
+  R ready (once; payload: its pid), S started (payload: id), O stdout chunk, E stderr chunk, X exit (JSON: id, code,
   timed_out, truncated).
 """
 
@@ -153,7 +153,7 @@ def run(req: dict[str, Any]) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    send(b"R")
+    send(b"R", str(os.getpid()).encode())
     while True:
         head = read_exact(4)
         if head is None:

@@ -66,8 +66,11 @@ def channel_enabled() -> bool:
 # run over the exec channel starts at once, so an elapsed time measured on the host would miss processes.
 # The same holds for a command a cancel event ended (the sweep is how a cancel kills it, over either path).
 # Zombies are skipped: dead already, and a stopped parent (an agent can stop the channel) never reaps them.
+# $2 (optional): the pid of an exec channel the host dropped mid-command (a cancel): it is older than the
+# command, so the window spares it, and no agent process may outlive a cancelled step.
 _SWEEP_SCRIPT = r"""
 me=$$
+[ -n "${2:-}" ] && kill -KILL "$2" 2>/dev/null
 read -r up _ < /proc/uptime
 now=${EPOCHREALTIME/./}
 el=$(( (now - $1) / 10000 + 2 ))
@@ -354,8 +357,8 @@ class DockerSandbox:
                      cancel: threading.Event | None) -> RawExec | None:
         """One agent command over the channel; None when it never started there (run it through the engine).
         A cancel is the engine path's: the host stops waiting at once and the engine-side sweep kills every
-        process the command started (the channel process itself is older and survives the sweep; its stream is
-        mid-command, so it is dropped and the next command starts a new one)."""
+        process the command started, and the channel's own process (older than the command, so outside the
+        sweep's window): its stream is mid-command, so it is dropped and the next command starts a new one."""
         self.start_channel(user)
         if self._channel is None:
             return None
@@ -367,12 +370,14 @@ class DockerSandbox:
             res = self._channel.run(argv, cwd=cwd or self.spec.workdir, env=env, stdin=data, timeout=limit,
                                     cap=cap, fsize=fsize, deadline=deadline, cancel=cancel)
         except ChannelCancelled as exc:
+            pid = self._channel.pid
             self._drop_channel()
-            self._sweep(user, started_wall)
+            self._sweep(user, started_wall, pid)
             return RawExec(exit_code=137, stdout=exc.stdout, stderr=exc.stderr, duration=time.monotonic() - started,
                            truncated=False, timed_out=False, cancelled=True)
         except ChannelBroken as exc:
             self.channel_failure = exc.reason
+            pid = self._channel.pid
             self._drop_channel()
             if self._died():  # the engine's state lags the kill by a moment
                 raise SandboxClosed("the sandbox container died while a command ran in it") from exc
@@ -381,7 +386,7 @@ class DockerSandbox:
             timed_out = time.monotonic() >= deadline
             cancelled = cancel is not None and cancel.is_set()
             if timed_out or cancelled:
-                self._sweep(user, started_wall)
+                self._sweep(user, started_wall, pid if cancelled else None)
             note = _CHANNEL_DIED_NOTE % exc.reason.encode()
             return RawExec(exit_code=-1, stdout=exc.stdout, stderr=exc.stderr + note,
                            duration=time.monotonic() - started, truncated=False, timed_out=timed_out,
@@ -431,17 +436,18 @@ class DockerSandbox:
             time.sleep(0.02)
         return None
 
-    def _sweep(self, user: str, started_wall: float) -> None:
+    def _sweep(self, user: str, started_wall: float, channel_pid: int | None = None) -> None:
         """After a timeout or a cancel, no process that the command started may survive it. `started_wall`: the
         host's `time.time()` at the command's start; the script measures the elapsed time from it in the
         container. Retried: under a fork bomb the sweep itself needs one free pid to start, and the bomb's churn
-        frees one now and then."""
+        frees one now and then. `channel_pid`: a dropped channel's process, killed as well."""
         give_up = time.monotonic() + 20
-        wall_start_us = str(int(started_wall * 1_000_000))
+        argv = ["/bin/bash", "-c", _SWEEP_SCRIPT, "sweep", str(int(started_wall * 1_000_000))]
+        if channel_pid is not None:
+            argv.append(str(channel_pid))
         while time.monotonic() < give_up:
             try:
-                code = self._run_detached(["/bin/bash", "-c", _SWEEP_SCRIPT, "sweep", wall_start_us], user,
-                                          give_up)
+                code = self._run_detached(argv, user, give_up)
             except NotFound:
                 return  # the container is gone: nothing left to sweep
             except (APIError, RequestException):
