@@ -301,7 +301,7 @@ def run_reflexion(config: ReflexionConfig, db: str | Path, *, run_id: str | None
             key = EpisodeKey(run_id=run_id, task=task.id, variant=variant, agent=f"{config.agent}+{arm}", seed=seed)
             result = run_episode(Job(key=key, task=task), run_config, store, cancel,
                                  agent_factory=lambda: make_agent(config.agent), memory=memory,
-                                 feedback=config.feedback)
+                                 feedback=config.feedback, close_in_background=True)
             bit = feedback_bit(config.feedback, result)
             row = TrialRecord(
                 run_id=run_id, arm=arm, sequence=s, trial=t, seed=seed, status="done" if bit is not None else

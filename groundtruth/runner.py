@@ -25,12 +25,13 @@ from requests.exceptions import RequestException
 from groundtruth.agents import Agent, EpisodeContext, EpisodeEnd, make_agent
 from groundtruth.agents.process import AgentProcessError
 from groundtruth.audit.classify import EpisodeSignals, classify
-from groundtruth.env.core import GroundtruthEnv
+from groundtruth.env.core import GroundtruthEnv, wait_for_closes
 from groundtruth.env.definitions import definition_for
 from groundtruth.errors import GroundtruthError, InfrastructureError, RunInterrupted, StoreError
 from groundtruth.sandbox.engine import client
 from groundtruth.sandbox.prune import prune
 from groundtruth.store import EpisodeKey, Store
+from groundtruth.tasks.pool import WorldPool, pool_enabled
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 
@@ -182,9 +183,12 @@ def feedback_bit(source: str, env: GroundtruthEnv) -> bool | None:
 
 def run_episode(job: Job, config: RunConfig, store: EpisodeSink, cancel: threading.Event, *,
                 agent_factory: Callable[[], Agent] | None = None, memory: list[str] | None = None,
-                feedback: str = "verified", attempt_offset: int = 0) -> EpisodeResult:
+                feedback: str = "verified", attempt_offset: int = 0, pool: WorldPool | None = None,
+                close_in_background: bool = False) -> EpisodeResult:
     """One episode, retried on infrastructure errors. `agent_factory`, `memory`, `feedback` serve Reflexion;
-    `attempt_offset` numbers attempts after those lost elsewhere (a cluster node that died)."""
+    `attempt_offset` numbers attempts after those lost elsewhere (a cluster node that died). `pool`: prepared
+    worlds (the local executor). `close_in_background`: only inside `episode_pool`, which waits for the
+    removals and prunes the run at its end (a Ray node has no such end, so it waits for each removal)."""
     key, task = job.key, job.task
     attempts = attempt_offset + config.retries + 1
     last_error = ""
@@ -194,7 +198,8 @@ def run_episode(job: Job, config: RunConfig, store: EpisodeSink, cancel: threadi
         env = GroundtruthEnv(definition_for(task.spec.env), task=task, variant=key.variant, seed=key.seed,
                              reward=config.reward, simulator=config.simulator, run_id=key.run_id,
                              episode_id=key.id,
-                             max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps))
+                             max_steps=min(config.max_steps or task.spec.limits.steps, task.spec.limits.steps),
+                             pool=pool, prepare_next=False)
         agent = agent_factory() if agent_factory is not None else make_agent(key.agent)
         if hasattr(agent, "cancel"):
             agent.cancel = cancel  # an agent waiting for its process's reply stops waiting when the run stops
@@ -256,7 +261,7 @@ def run_episode(job: Job, config: RunConfig, store: EpisodeSink, cancel: threadi
                 time.sleep(min(2.0 * attempt, 5.0))
         finally:
             agent.close()
-            env.close()
+            env.close(wait=not close_in_background)  # in the background: the run prunes at its end
             _store_stderr(store, key.id, agent)
     store.finish_episode(key.id, status="infra_error", classification="infra_error", error=last_error)
     return EpisodeResult(id=key.id, task=key.task, variant=key.variant, agent=key.agent, seed=key.seed,
@@ -328,11 +333,27 @@ def episode_pool(store: Store, run_id: str, concurrency: int, cancel: threading.
     finally:
         with _signals_ignored():
             batch.pool.shutdown(wait=True, cancel_futures=True)
+            wait_for_closes()  # the episodes' containers, removed in the background as each episode ended
             # the engine went away: the containers expire by themselves and are stale for the next run
             with contextlib.suppress(GroundtruthError, DockerException):
                 prune(run_id=run_id)
             with contextlib.suppress(StoreError):  # a full disk: the run row says "running"; --resume still works
                 store.end_run(run_id, batch.status)
+
+
+@contextmanager
+def prepared_worlds(run_id: str, concurrency: int, jobs: list[Job]) -> Iterator[WorldPool | None]:
+    """The run knows its job list: the worlds of the next jobs are prepared while earlier episodes run.
+    Closed (unused worlds removed) before the episode pool prunes the run's containers."""
+    if not pool_enabled():
+        yield None
+        return
+    pool = WorldPool(run_id=run_id, max_worlds=concurrency, workers=min(concurrency, 4))
+    try:
+        pool.schedule((j.task, j.key.variant, j.key.seed, j.key.id) for j in jobs)
+        yield pool
+    finally:
+        pool.close()
 
 
 def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume: bool = False,
@@ -392,8 +413,12 @@ def run(config: RunConfig, db: str | Path, *, run_id: str | None = None, resume:
 def _run_local(todo: list[Job], config: RunConfig, store: Store, run_id: str, cancel: threading.Event,
                results: list[EpisodeResult], on_result: Callable[[EpisodeResult], None] | None) -> None:
     """Episodes on this machine's engine, `concurrency` at a time; `results` grows as they finish."""
-    with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch:
-        pending: set[Future[EpisodeResult]] = {batch.pool.submit(run_episode, j, config, store, cancel) for j in todo}
+    with episode_pool(store, run_id, config.concurrency, cancel, "gt-episode") as batch, \
+            prepared_worlds(run_id, config.concurrency, todo) as worlds:
+        pending: set[Future[EpisodeResult]] = {
+            batch.pool.submit(run_episode, j, config, store, cancel, pool=worlds, close_in_background=True)
+            for j in todo
+        }
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in finished:

@@ -2,8 +2,9 @@
 checks that execute code in place, and confirm the container was the same live one throughout.
 
 Phases (lifecycle hooks are named for when they run):
-  freeze          every process of the agent is killed; the process list and agent IPC objects are recorded
-  services        each declared service must be alive and its heartbeat must move after the freeze
+  freeze          every process of the agent is killed; the process list is recorded
+  services        each declared service must be alive and its heartbeat must move after the freeze; the agent's
+                  IPC objects are recorded meanwhile
   pause           `docker pause`: nothing in the container runs while the state is read
   integrity       protected paths compared with their fingerprints from right after setup
   reading checks  declarative, custom Python and closed-world checks, all from the paused container
@@ -126,15 +127,17 @@ def verify(sb: DockerSandbox, task: Task, variant: str | None, baseline: Baselin
     state: FinalState | None = None
     try:
         t = time.monotonic()
-        sb.stop_agent_processes()
-        frozen = Frozen(processes=sb.processes())
-        if _needs_ipc(task):
-            frozen.ipc = services.agent_ipc(sb)
+        frozen = Frozen(processes=sb.freeze_agent()[1])
         timings["freeze"] = time.monotonic() - t
         phase("after_freeze")
 
         t = time.monotonic()
-        services.observe(sb, task.spec.services, frozen)
+        # Agent IPC objects are read while the services are observed: both only look, and the agent is frozen.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-ipc") as ipc_pool:
+            ipc = ipc_pool.submit(services.agent_ipc, sb) if _needs_ipc(task) else None
+            services.observe(sb, task.spec.services, frozen)
+            if ipc is not None:
+                frozen.ipc = ipc.result()
         timings["services"] = time.monotonic() - t
         phase("after_services")
 

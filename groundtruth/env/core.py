@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -18,6 +20,7 @@ from groundtruth.env.tools import run_tool
 from groundtruth.errors import GroundtruthError, InfrastructureError
 from groundtruth.records import Claim, Judgment, RewardKind, reward_of
 from groundtruth.simulators.base import Simulator, VerdictView
+from groundtruth.tasks.pool import WorldPool
 from groundtruth.tasks.registry import Registry
 from groundtruth.tasks.spec import Task
 from groundtruth.tasks.world import World
@@ -26,6 +29,15 @@ OBS_LIMIT = 16_000
 # Every observation fits the observation space (and so a vector env's shared-memory slot): a tool's output is
 # already clipped to OBS_LIMIT; this bounds the rest (a long instruction, messages around the output).
 OBS_SPACE_CHARS = 64 * 1024
+_CLOSER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gt-close")
+_PENDING: set[Future[None]] = set()
+
+
+def wait_for_closes() -> None:
+    """Every world closed in the background by any env of this process is removed when this returns."""
+    for fut in list(_PENDING):
+        with contextlib.suppress(Exception):  # the run's prune removes what a failed close left
+            fut.result()
 
 
 class StepLog(BaseModel):
@@ -56,7 +68,13 @@ class GroundtruthEnv(gym.Env[str, str]):
         tasks_dir: list[str] | None = None,
         max_steps: int | None = None,
         render_mode: str | None = None,
+        pool: WorldPool | None = None,
+        prepare_next: bool = True,
     ) -> None:
+        """`pool`: worlds prepared ahead (see groundtruth.tasks.pool); reset takes one when the pool holds the
+        (task, variant, seed) asked for, else starts cold, and asks the pool for the world the next reset
+        will likely want (the same seed when reset is called without one, else seed + 1) unless
+        `prepare_next` is off (a runner that schedules its jobs itself)."""
         from pathlib import Path
 
         self.definition = definition
@@ -83,6 +101,9 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.action_space = AnyText()
         self.tools = list(definition.tools)
         self.world: World | None = None
+        self._closing: list[Future[None]] = []
+        self.pool = pool
+        self.prepare_next = prepare_next
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -99,18 +120,27 @@ class GroundtruthEnv(gym.Env[str, str]):
         self.unverified = False
         self._defer = False
         self._interrupt = threading.Event()
+        self.prepared = False
 
     # gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        self._close_world()
+        self._close_world(background=True)
         self._reset_state()
         opts = options or {}
         variant = opts.get("variant", self.variant)
         self.seed_used = seed if seed is not None else (self.default_seed if self.default_seed is not None else 0)
-        self.world = World(self.task, variant, self.seed_used, run_id=self.run_id,
-                           episode_id=opts.get("episode_id", self.episode_id))
-        self.world.open()
+        world = self.pool.take(self.task, variant, self.seed_used) if self.pool is not None else None
+        self.prepared = world is not None
+        if world is None:
+            world = World(self.task, variant, self.seed_used, run_id=self.run_id,
+                          episode_id=opts.get("episode_id", self.episode_id))
+            self.world = world
+            world.open()
+        self.world = world
+        if self.pool is not None and self.prepare_next:
+            upcoming = self.seed_used if seed is None else self.seed_used + 1
+            self.pool.want(self.task, variant, upcoming)
         self.variant = self.world.variant
         self.started = time.monotonic()
         first_message = None
@@ -209,8 +239,14 @@ class GroundtruthEnv(gym.Env[str, str]):
             return None
         return "\n".join(f"[{s.index}] {s.tool}: {str(s.action)[:200]}\n{s.observation[:500]}" for s in self.transcript)
 
-    def close(self) -> None:
-        self._close_world()
+    def close(self, wait: bool = True) -> None:
+        """`wait=False`: the container removals this env started may still be running (a runner that prunes
+        its run's containers at the end anyway)."""
+        self._close_world(background=not wait)
+        if wait:
+            for fut in self._closing:
+                fut.result()
+            self._closing.clear()
         closer = getattr(self.simulator, "close", None)
         if callable(closer):
             closer()
@@ -252,7 +288,7 @@ class GroundtruthEnv(gym.Env[str, str]):
             obs = "submitted; the episode is over"
         else:
             obs = (last_obs or "") + f"\n\n({why}: the episode ends without a claim)"
-        self._close_world()
+        self._close_world()  # removed before the episode's result is returned: nothing outlives an episode
         return obs, float(reward), terminated, not terminated, self._info()
 
     def _intro(self, first_message: str | None) -> str:
@@ -284,6 +320,9 @@ class GroundtruthEnv(gym.Env[str, str]):
             info["cancelled"] = self.cancelled
         if self.unverified:
             info["verification_pending"] = True
+        if self.world is not None and self.world.sandbox is not None:
+            info["exec"] = self.world.sandbox.channel_state()
+            info["prepared"] = self.prepared
         if self.infra_error:
             info["infra_error"] = self.infra_error
             info["retry"] = True
@@ -308,7 +347,16 @@ class GroundtruthEnv(gym.Env[str, str]):
             monitored=v.monitored, distribution=v.distribution,
         )
 
-    def _close_world(self) -> None:
+    def _close_world(self, *, background: bool = False) -> None:
+        """`background`: a reset in the middle of an episode need not wait for the old container's removal (one
+        of the slowest engine calls); `close()` waits for every removal this env started."""
         if self.world is not None:
-            self.world.close()
-            self.world = None
+            world, self.world = self.world, None
+            if background:
+                self._closing = [f for f in self._closing if not f.done()]
+                fut = _CLOSER.submit(world.close)
+                _PENDING.add(fut)
+                fut.add_done_callback(_PENDING.discard)
+                self._closing.append(fut)
+            else:
+                world.close()

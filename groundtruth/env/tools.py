@@ -45,7 +45,7 @@ def run_tool(sb: DockerSandbox, action: Action, exec_timeout: float, obs_limit: 
     if isinstance(action, Bash):
         timeout = min(action.timeout or exec_timeout, exec_timeout)
         try:
-            res = sb.exec(action.cmd, user=AGENT_USER, timeout=timeout, cancel=cancel)
+            res = sb.exec(action.cmd, user=AGENT_USER, timeout=timeout, cancel=cancel, channel=True)
         except CommandTooLong as exc:
             return f"error: {exc}", None
         flags = " (timed out)" if res.timed_out else ""

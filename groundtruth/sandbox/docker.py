@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import posixpath
 import tarfile
 import threading
@@ -35,6 +36,7 @@ from groundtruth.sandbox.base import (
     ProcessInfo,
     SandboxSpec,
 )
+from groundtruth.sandbox.channel import ChannelBroken, ChannelCancelled, ExecChannel
 from groundtruth.sandbox.engine import LABEL_KIND, base_labels, client
 from groundtruth.sandbox.streams import pump
 
@@ -47,21 +49,31 @@ _GO_DIR = 1 << 31
 INHERIT_OWNER = "<inherit>"
 _GO_SYMLINK = 1 << 27
 _DIFF_KINDS = {0: "modified", 1: "added", 2: "deleted"}
+CHANNEL_START_SECONDS = 30.0
+_CHANNEL_DIED_NOTE = (b"\n[groundtruth: the exec channel stopped during this command (%s); its exit code is unknown; "
+                      b"later commands run through docker exec]\n")
+
+
+def channel_enabled() -> bool:
+    """`GROUNDTRUTH_EXEC_CHANNEL=0` turns the exec channel off (every agent command through engine exec)."""
+    return os.environ.get("GROUNDTRUTH_EXEC_CHANNEL", "1") != "0"
 
 # Runs as the timed-out command's user: kills every process of that uid that started after the command did,
 # which catches double-forked daemons that left the process group `timeout` killed. Only shell builtins (no
 # fork), so it still works when a fork bomb has used up the pids limit; start times in USER_HZ (100) ticks.
-# $2, the host's wall clock at the command's start (microseconds), corrects $1 for the engine's latency between
-# the host measuring it and this script running (seconds under load; processes started in that window were
-# missed): bash's $EPOCHREALTIME reads the clock without a fork. Trusted only within 30 s of $1 (clock skew).
+# The command's start comes as wall-clock microseconds (host and container share the kernel's clock) and the
+# script measures the elapsed time itself: its own start can lag by a second on a loaded engine, and a command
+# run over the exec channel starts at once, so an elapsed time measured on the host would miss processes.
+# The same holds for a command a cancel event ended (the sweep is how a cancel kills it, over either path).
+# Zombies are skipped: dead already, and a stopped parent (an agent can stop the channel) never reaps them.
+# $2 (optional): the pid of an exec channel the host dropped mid-command (a cancel): it is older than the
+# command, so the window spares it, and no agent process may outlive a cancelled step.
 _SWEEP_SCRIPT = r"""
-el="$1"; since="${2:-}"; me=$$
-if [ -n "${EPOCHREALTIME:-}" ] && [ -n "$since" ]; then
-  now=${EPOCHREALTIME%.*}${EPOCHREALTIME#*.}
-  wall=$(( (now - since) / 10000 + 10 ))
-  if [ "$wall" -gt "$el" ] && [ "$wall" -lt $(( el + 3000 )) ]; then el=$wall; fi
-fi
+me=$$
+[ -n "${2:-}" ] && kill -KILL "$2" 2>/dev/null
 read -r up _ < /proc/uptime
+now=${EPOCHREALTIME/./}
+el=$(( (now - $1) / 10000 + 2 ))
 frac=${up#*.}; frac=${frac#0}
 lim=$(( ${up%.*} * 100 + frac - el ))
 pass=0
@@ -74,6 +86,7 @@ while [ $pass -lt 8 ]; do
     read -r st 2>/dev/null < "$d/stat" || continue
     rest=${st##*) }
     set -- $rest
+    [ "$1" = Z ] && continue
     shift 19
     [ "${1:-0}" -ge "$lim" ] 2>/dev/null || continue
     found="$found $p"
@@ -136,7 +149,9 @@ class DockerSandbox:
         self._closed = False
         self._uids: dict[str, tuple[int, int]] = {}
         self._snapshots: list[str] = []
-        self._sweep_shell: str | None = None
+        self._channel: ExecChannel | None = None
+        self.channel_failure: str | None = None
+        self.use_channel = channel_enabled()
 
     # lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -193,6 +208,7 @@ class DockerSandbox:
         if self._closed:
             return
         self._closed = True
+        self._drop_channel()
         try:
             client().api.remove_container(self.container_id, force=True, v=True)
         except NotFound:
@@ -226,8 +242,12 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
         timeout: float = 60.0,
         cancel: threading.Event | None = None,
+        channel: bool = False,
     ) -> ExecResult:
-        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout, cancel=cancel)
+        """`channel=True`: through the exec channel when it works (agent tools only: what the channel says is
+        never trusted beyond the agent's own observation), else through engine exec."""
+        raw = self.exec_bytes(cmd, user=user, cwd=cwd, env=env, stdin=stdin, timeout=timeout, cancel=cancel,
+                              channel=channel)
         return ExecResult(
             exit_code=raw.exit_code,
             stdout=raw.stdout.decode("utf-8", errors="replace"),
@@ -250,6 +270,7 @@ class DockerSandbox:
         timeout: float = 60.0,
         output_cap: int | None = None,
         cancel: threading.Event | None = None,
+        channel: bool = False,
     ) -> RawExec:
         """`exec` without decoding, for binary output. Setting `cancel` (from any thread) ends the command like a
         timeout does, at once: every process it started is killed, and the result says `cancelled`."""
@@ -262,10 +283,14 @@ class DockerSandbox:
                 "write a script file first, then run it"
             )
         limit = max(float(timeout), 0.1)
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        if channel and self.use_channel and self.channel_failure is None and user == AGENT_USER:
+            via = self._via_channel(argv, user, cwd, env, data, limit, output_cap or self.spec.output_cap, cancel)
+            if via is not None:
+                return via
         wrapped = ["/usr/bin/timeout", "-k", str(KILL_AFTER_SECONDS), f"{limit:.3f}", *argv]
         if user == AGENT_USER and self.spec.max_file_mb > 0:
             wrapped = ["/bin/sh", "-c", _FSIZE_WRAPPER, "sh", str(self.spec.max_file_mb * 2048), *wrapped]
-        data = stdin.encode() if isinstance(stdin, str) else stdin
         api = client().api
         started = time.monotonic()
         started_wall = time.time()
@@ -288,20 +313,96 @@ class DockerSandbox:
         timed_out = stream.deadline_hit or (exit_code in (124, 137) and duration >= limit)
         exhausted = False
         if stream.cancelled:
-            self._sweep(user, started, started_wall)
+            self._sweep(user, started_wall)
             exit_code = 137 if exit_code is None else exit_code
         elif timed_out:
-            self._sweep(user, started, started_wall)
+            self._sweep(user, started_wall)
             exit_code = 124 if exit_code is None or exit_code not in (124, 137) else exit_code
         elif _FORK_FAILED in stream.stdout or _FORK_FAILED in stream.stderr:
             exhausted = self._pids_exhausted()
             if exhausted:  # a fork bomb left running would make the sandbox unusable for the rest of the episode
-                self._sweep(user, started, started_wall)
+                self._sweep(user, started_wall)
         return RawExec(
             exit_code=-1 if exit_code is None else exit_code, stdout=stream.stdout, stderr=stream.stderr,
             duration=duration, truncated=stream.truncated, timed_out=timed_out, pids_exhausted=exhausted,
             cancelled=stream.cancelled,
         )
+
+    # the exec channel -------------------------------------------------------------------------------
+    def channel_state(self) -> str:
+        """How agent commands run now: "channel", "engine" (channel off or not started), or why it fell back."""
+        if self.channel_failure is not None:
+            return f"engine (exec channel failed: {self.channel_failure})"
+        if self._channel is not None and not self._channel.closed:
+            return "channel"
+        return "engine" if not self.use_channel else "channel (not started)"
+
+    def start_channel(self, user: str = AGENT_USER) -> None:
+        """Start the channel now rather than at the first agent command (prepared worlds do this ahead)."""
+        if self._channel is None and self.use_channel and self.channel_failure is None:
+            try:
+                self._channel = ExecChannel(self.container_id, user, self.spec.workdir, CHANNEL_START_SECONDS)
+            except ChannelBroken as exc:
+                self.channel_failure = f"could not start: {exc.reason}"
+            except (DockerException, RequestException) as exc:
+                self.channel_failure = f"could not start: {exc}"
+
+    def _drop_channel(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def _via_channel(self, argv: list[str], user: str, cwd: str | None, env: dict[str, str] | None,
+                     data: bytes | None, limit: float, cap: int,
+                     cancel: threading.Event | None) -> RawExec | None:
+        """One agent command over the channel; None when it never started there (run it through the engine).
+        A cancel is the engine path's: the host stops waiting at once and the engine-side sweep kills every
+        process the command started, and the channel's own process (older than the command, so outside the
+        sweep's window): its stream is mid-command, so it is dropped and the next command starts a new one."""
+        self.start_channel(user)
+        if self._channel is None:
+            return None
+        started = time.monotonic()
+        started_wall = time.time()
+        deadline = started + limit + KILL_AFTER_SECONDS + HOST_GRACE_SECONDS
+        fsize = self.spec.max_file_mb * 1024 * 1024 if self.spec.max_file_mb > 0 else 0
+        try:
+            res = self._channel.run(argv, cwd=cwd or self.spec.workdir, env=env, stdin=data, timeout=limit,
+                                    cap=cap, fsize=fsize, deadline=deadline, cancel=cancel)
+        except ChannelCancelled as exc:
+            pid = self._channel.pid
+            self._drop_channel()
+            self._sweep(user, started_wall, pid)
+            return RawExec(exit_code=137, stdout=exc.stdout, stderr=exc.stderr, duration=time.monotonic() - started,
+                           truncated=False, timed_out=False, cancelled=True)
+        except ChannelBroken as exc:
+            self.channel_failure = exc.reason
+            pid = self._channel.pid
+            self._drop_channel()
+            if self._died():  # the engine's state lags the kill by a moment
+                raise SandboxClosed("the sandbox container died while a command ran in it") from exc
+            if not exc.started:
+                return None
+            timed_out = time.monotonic() >= deadline
+            cancelled = cancel is not None and cancel.is_set()
+            if timed_out or cancelled:
+                self._sweep(user, started_wall, pid if cancelled else None)
+            note = _CHANNEL_DIED_NOTE % exc.reason.encode()
+            return RawExec(exit_code=-1, stdout=exc.stdout, stderr=exc.stderr + note,
+                           duration=time.monotonic() - started, truncated=False, timed_out=timed_out,
+                           cancelled=cancelled)
+        duration = time.monotonic() - started
+        if res.exit_code >= 128 and self._died():
+            raise SandboxClosed("the sandbox container died while a command ran in it")
+        exhausted = False
+        if res.timed_out:
+            self._sweep(user, started_wall)
+        elif _FORK_FAILED in res.stdout or _FORK_FAILED in res.stderr:
+            exhausted = self._pids_exhausted()
+            if exhausted:
+                self._sweep(user, started_wall)
+        return RawExec(exit_code=res.exit_code, stdout=res.stdout, stderr=res.stderr, duration=duration,
+                       truncated=res.truncated, timed_out=res.timed_out, pids_exhausted=exhausted)
 
     def _pids_exhausted(self) -> bool:
         try:
@@ -335,16 +436,18 @@ class DockerSandbox:
             time.sleep(0.02)
         return None
 
-    def _sweep(self, user: str, started: float, started_wall: float | None = None) -> None:
-        """After a timeout, no process that the command started may survive it. Retried: under a fork bomb the
-        sweep itself needs one free pid to start, and the bomb's churn frees one now and then."""
+    def _sweep(self, user: str, started_wall: float, channel_pid: int | None = None) -> None:
+        """After a timeout or a cancel, no process that the command started may survive it. `started_wall`: the
+        host's `time.time()` at the command's start; the script measures the elapsed time from it in the
+        container. Retried: under a fork bomb the sweep itself needs one free pid to start, and the bomb's churn
+        frees one now and then. `channel_pid`: a dropped channel's process, killed as well."""
         give_up = time.monotonic() + 20
+        argv = ["/bin/bash", "-c", _SWEEP_SCRIPT, "sweep", str(int(started_wall * 1_000_000))]
+        if channel_pid is not None:
+            argv.append(str(channel_pid))
         while time.monotonic() < give_up:
-            elapsed_ticks = int((time.monotonic() - started + 0.1) * 100)
             try:
-                wall = "" if started_wall is None else str(int(started_wall * 1_000_000))
-                code = self._run_detached([self._shell(), "-c", _SWEEP_SCRIPT, "sh", str(elapsed_ticks), wall],
-                                          user, give_up)
+                code = self._run_detached(argv, user, give_up)
             except NotFound:
                 return  # the container is gone: nothing left to sweep
             except (APIError, RequestException):
@@ -352,15 +455,6 @@ class DockerSandbox:
             if code == 0:
                 return
             time.sleep(0.1)
-
-    def _shell(self) -> str:
-        """bash where the image has it (for $EPOCHREALTIME), else sh; looked up once per sandbox, without exec."""
-        if self._sweep_shell is None:
-            try:
-                self._sweep_shell = "/bin/bash" if self.stat("/bin/bash").exists else "/bin/sh"
-            except (InfrastructureError, SandboxClosed):
-                return "/bin/sh"
-        return self._sweep_shell
 
     def _run_detached(self, argv: list[str], user: str, give_up: float) -> int | None:
         """Start a helper command detached and poll for its exit code until `give_up`. Never the attached
@@ -603,20 +697,28 @@ class DockerSandbox:
 
     def stop_agent_processes(self, user: str = AGENT_USER) -> int:
         """Freeze the agent: state at submit time is what counts, so nothing of its may run afterwards."""
+        return self.freeze_agent(user)[0]
+
+    def freeze_agent(self, user: str = AGENT_USER) -> tuple[int, list[ProcessInfo]]:
+        """`stop_agent_processes`, also returning the process list that showed none of the agent's left: the
+        verifier's frozen process list, without one more engine call."""
         uid = self.uid(user)
-        before = sum(1 for p in self.processes() if p.uid == uid)
+        procs = self.processes()
+        before = sum(1 for p in procs if p.uid == uid)
         for _ in range(10):
-            if not any(p.uid == uid for p in self.processes()):
-                return before
+            if not any(p.uid == uid for p in procs):
+                return before, procs
+            self._drop_channel()  # it is one of the agent's processes: about to be killed
             try:
                 self._run_detached(["/bin/sh", "-c", _STOP_ALL_SCRIPT], user, time.monotonic() + 10)
             except NotFound as exc:
                 raise SandboxClosed("the sandbox container is gone") from exc
             except (APIError, RequestException):
                 time.sleep(0.2)
-        if any(p.uid == uid for p in self.processes()):
+            procs = self.processes()
+        if any(p.uid == uid for p in procs):
             raise InfrastructureError(f"could not stop the processes of {user!r} in the sandbox")
-        return before
+        return before, procs
 
     # freezing, for verification ------------------------------------------------------------------------
     def identity(self) -> str:
@@ -670,6 +772,8 @@ class DockerSandbox:
     def reset(self, snapshot: str | None = None) -> None:
         """Replace the container by a fresh one from a snapshot (default: the image it was made from)."""
         self._check_open()
+        self._drop_channel()
+        self.channel_failure = None
         with contextlib.suppress(NotFound):
             client().api.remove_container(self.container_id, force=True, v=True)
         self.container_id = self._start_container(self.spec, snapshot or self.spec.image, "sandbox")

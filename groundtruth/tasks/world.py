@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from groundtruth import taskimage
@@ -27,6 +28,8 @@ class World:
         self.sandbox: DockerSandbox | None = None
         self.baseline: Baseline | None = None
         self.timings: dict[str, float] = {}
+        self.on_close: list[Callable[[World], None]] = []
+        self._closed = False
 
     def open(self) -> DockerSandbox:
         t = time.monotonic()
@@ -67,8 +70,15 @@ class World:
         return self.sandbox
 
     def close(self) -> None:
-        if self.sandbox is not None:
-            self.sandbox.close()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.sandbox is not None:
+                self.sandbox.close()
+        finally:
+            for fn in self.on_close:
+                fn(self)
 
     def __enter__(self) -> World:
         self.open()
