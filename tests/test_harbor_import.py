@@ -128,6 +128,9 @@ def test_fixture_specifics(tmp_path: Path) -> None:
     inv = load_task(tmp_path / import_task(FIXTURES / "inventory-config", tmp_path).task).spec
     assert [c.files for c in inv.checks if isinstance(c, HarborTests)] == [["test_server.py"], ["test_untouched.py"]]
     assert any(c.id == "inventory-closed-world" for c in inv.checks)
+    # groundtruth.toml `collateral`: tests that pass before the agent acts guard, they are not a goal
+    assert [c.kind for c in inv.checks if isinstance(c, HarborTests)] == ["goal", "collateral"]
+    assert [o.id for o in inv.goal.objectives] == ["server"]
     med = load_task(tmp_path / import_task(FIXTURES / "fix-median", tmp_path).task)
     assert med.spec.sandbox.agent_user == "agent" and med.spec.protected == []
     assert "chown -R agent:agent /app" in (med.folder / "environment" / "Dockerfile").read_text()
@@ -177,3 +180,11 @@ def test_cli_import_json(tmp_path: Path) -> None:
     assert {n["what"].split()[0] for n in inv["notes"] if n["status"] == "not translated"} == {"EXPOSE", "CMD"}
     res = runner.invoke(app, ["tasks", "import", "harbor", "--help"])
     assert "Example" in res.output
+
+
+def test_overlay_collateral_must_name_test_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "inventory-config", src)
+    (src / "groundtruth.toml").write_text('collateral = ["test_nothere.py"]\n')
+    with pytest.raises(HarborImportError, match="not test files in tests/"):
+        import_task(src, tmp_path / "out")

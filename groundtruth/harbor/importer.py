@@ -121,10 +121,14 @@ def _overlay(src: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     data = _read_toml(path)
-    unknown = set(data) - {"checks", "objectives", "protected", "agent_user"}
+    unknown = set(data) - {"checks", "objectives", "protected", "agent_user", "collateral"}
     if unknown:
         raise HarborImportError(f"{path}: unknown keys {sorted(unknown)}; allowed: checks, objectives, protected, "
-                           "agent_user")
+                                "agent_user, collateral")
+    bad = [f for f in data.get("collateral", []) if not isinstance(f, str) or not (src / "tests" / f).is_file()]
+    if bad:
+        raise HarborImportError(f"{path}: collateral names {bad}, which are not test files in tests/; list the "
+                                "test files whose tests already pass before the agent acts")
     return data
 
 
@@ -187,6 +191,11 @@ def import_task(src: Path, into: Path, *, agent_user: AgentUser | None = None, f
                                      "timeout": cfg.verifier.timeout_sec}
             if cfg.verifier.env:
                 check["env"] = cfg.verifier.env
+            if f in overlay.get("collateral", []):
+                # tests of what must stay as it was: they pass before the agent acts, so they guard, not goal
+                check["kind"] = "collateral"
+                checks.append(check)
+                continue
             checks.append(check)
             objectives.append({"id": slug(Path(f).stem.removeprefix("test_")) or cid, "checks": [cid],
                                "text": f"every test in tests/{f} passes"})
