@@ -11,15 +11,17 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from groundtruth.checks.results import CheckResult, Status
 from groundtruth.checks.state import Frozen, ServiceState
 from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.base import ProcessInfo
 from groundtruth.sandbox.docker import DockerSandbox
+from groundtruth.sandbox.hostprocs import ipc_objects
 from groundtruth.tasks import spec as s
 
-POLL = 0.1
+POLL = 0.02
 
 
 def _alive(sb: DockerSandbox, svc: s.Service, processes: list[ProcessInfo]) -> tuple[bool, str]:
@@ -104,10 +106,22 @@ _IPC = "for f in shm msg sem; do echo \"== $f\"; cat /proc/sysvipc/$f 2>/dev/nul
 
 
 def agent_ipc(sb: DockerSandbox) -> list[str]:
-    """SysV IPC objects and POSIX message queues owned by the agent: memory the engine's archive cannot read."""
+    """SysV IPC objects and POSIX message queues owned by the agent: memory the engine's archive cannot read.
+    Read from the host when it can see the container's processes, else by an engine exec."""
     uid = sb.uid("agent")
+    objects: list[tuple[str, int, str]] | None = None
+    host = sb.host_processes()
+    if host is not None:
+        with suppress(OSError):
+            objects = ipc_objects(host.init_pid)
+    if objects is None:
+        objects = _ipc_by_exec(sb)
+    return [f"{kind} {name}" for kind, owner, name in objects if owner == uid]
+
+
+def _ipc_by_exec(sb: DockerSandbox) -> list[tuple[str, int, str]]:
     res = sb.exec(_IPC, user="root", timeout=30, cwd="/")
-    out: list[str] = []
+    out: list[tuple[str, int, str]] = []
     section, header = "", [""]
     for line in res.stdout.splitlines():
         if line.startswith("== "):
@@ -115,12 +129,12 @@ def agent_ipc(sb: DockerSandbox) -> list[str]:
             continue
         cols = line.split()
         if section == "mq":
-            if len(cols) >= 9 and cols[2] == str(uid):
-                out.append(f"message queue {cols[-1]}")
+            if len(cols) >= 9 and cols[2].isdigit():
+                out.append(("message queue", int(cols[2]), cols[-1]))
             continue
         if not header:
             header = cols
             continue
-        if "uid" in header and len(cols) == len(header) and cols[header.index("uid")] == str(uid):
-            out.append(f"SysV {section} {cols[1]}")
+        if "uid" in header and len(cols) == len(header) and cols[header.index("uid")].isdigit():
+            out.append((f"SysV {section}", int(cols[header.index("uid")]), cols[1]))
     return out

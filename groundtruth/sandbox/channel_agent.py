@@ -26,7 +26,6 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 KILL_AFTER = 2.0
@@ -48,12 +47,15 @@ def read_exact(n: int) -> bytes | None:
     return buf
 
 
-def limits(fsize: int) -> Callable[[], None]:
-    def apply() -> None:
-        if fsize > 0:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    return apply
+def limit_file_size(fsize: int) -> None:
+    """The file-size limit of the commands, set on this process, whose children inherit it (it writes only to
+    pipes, which the limit does not cover): a preexec_fn would make every spawn a slow Python-level fork.
+    SIGPIPE is restored in the child by subprocess itself (restore_signals). A limit cannot be raised again
+    by an unprivileged process: a stricter earlier one stays."""
+    if fsize <= 0 or resource.getrlimit(resource.RLIMIT_FSIZE) == (fsize, fsize):
+        return
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -67,11 +69,12 @@ def run(req: dict[str, Any]) -> None:
     env = dict(os.environ)
     env.update(req.get("env") or {})
     data = req.get("stdin")
+    limit_file_size(int(req.get("fsize") or 0))
     try:
         proc = subprocess.Popen(
             req["argv"], cwd=req.get("cwd") or None, env=env, start_new_session=True,
             stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limits(int(req.get("fsize") or 0)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
     except OSError as exc:
         send(b"S", rid)

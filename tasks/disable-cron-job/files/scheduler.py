@@ -124,7 +124,7 @@ def main() -> None:
             "pid": os.getpid(), "files": files, "jobs": sorted(jobs.values(), key=lambda j: j["name"]),
             "errors": errors,
         })
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

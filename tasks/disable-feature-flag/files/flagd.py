@@ -83,7 +83,7 @@ def main() -> None:
                        "resolved_at": dt.datetime.now().isoformat(timespec="milliseconds"),
                        "flags": last, "errors": errors}, fh, indent=2, sort_keys=True)
         os.replace(tmp, OUT)
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

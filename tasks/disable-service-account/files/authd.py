@@ -74,7 +74,7 @@ def main() -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(snapshot, fh, indent=2)
         os.replace(tmp, OUT)
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

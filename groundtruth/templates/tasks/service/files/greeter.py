@@ -23,4 +23,4 @@ while True:
     with open(tmp, "w") as fh:
         json.dump({"generation": generation, "mode": settings.get("mode", "normal"), "settings": settings}, fh)
     os.replace(tmp, STATUS)
-    time.sleep(0.2)
+    time.sleep(0.1)
