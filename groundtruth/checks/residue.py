@@ -242,7 +242,7 @@ def residue(c: s.Residue, st: FinalState) -> Outcome:
             if any(glob_match(p, g) for g in c.exclude):
                 continue
             scanned += 1
-            meta = "\n".join([p, f.entry.link, *f.pax.values()]).encode()
+            meta = "\n".join([p, f.entry.link, *(f"{k}={v}" for k, v in f.pax.items())]).encode()
             for h in scan(p, meta, needles, c.min_fields):
                 hits.append(h.model_copy(update={"how": "in its name, link or attributes"}))
             if f.data is not None:

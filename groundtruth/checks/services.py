@@ -18,7 +18,7 @@ from groundtruth.checks.state import Frozen, ServiceState
 from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.base import ProcessInfo
 from groundtruth.sandbox.docker import DockerSandbox
-from groundtruth.sandbox.hostprocs import ipc_objects
+from groundtruth.sandbox.hostprocs import ipc_objects, sysvipc_rows
 from groundtruth.tasks import spec as s
 
 POLL = 0.02
@@ -109,32 +109,33 @@ def agent_ipc(sb: DockerSandbox) -> list[str]:
     """SysV IPC objects and POSIX message queues owned by the agent: memory the engine's archive cannot read.
     Read from the host when it can see the container's processes, else by an engine exec."""
     uid = sb.uid("agent")
-    objects: list[tuple[str, int, str]] | None = None
+    objects: list[tuple[str, frozenset[int], str]] | None = None
     host = sb.host_processes()
     if host is not None:
         with suppress(OSError):
             objects = ipc_objects(host.init_pid)
     if objects is None:
         objects = _ipc_by_exec(sb)
-    return [f"{kind} {name}" for kind, owner, name in objects if owner == uid]
+    return [f"{kind} {name}" for kind, uids, name in objects if uid in uids]
 
 
-def _ipc_by_exec(sb: DockerSandbox) -> list[tuple[str, int, str]]:
+def _ipc_by_exec(sb: DockerSandbox) -> list[tuple[str, frozenset[int], str]]:
     res = sb.exec(_IPC, user="root", timeout=30, cwd="/")
-    out: list[tuple[str, int, str]] = []
+    out: list[tuple[str, frozenset[int], str]] = []
     section, header = "", [""]
-    for line in res.stdout.splitlines():
+    rows: list[list[str]] = []
+    for line in [*res.stdout.splitlines(), "== end"]:
         if line.startswith("== "):
-            section, header = line[3:], []
+            if section not in ("", "mq"):
+                out += sysvipc_rows(f"SysV {section}", header, rows)
+            section, header, rows = line[3:], [], []
             continue
         cols = line.split()
         if section == "mq":
             if len(cols) >= 9 and cols[2].isdigit():
-                out.append(("message queue", int(cols[2]), cols[-1]))
-            continue
-        if not header:
+                out.append(("message queue", frozenset({int(cols[2])}), cols[-1]))
+        elif not header:
             header = cols
-            continue
-        if "uid" in header and len(cols) == len(header) and cols[header.index("uid")].isdigit():
-            out.append((f"SysV {section}", int(cols[header.index("uid")]), cols[1]))
+        else:
+            rows.append(cols)
     return out

@@ -7,8 +7,8 @@ container has no user-namespace remapping (its uids are the host's); `HostProces
 elsewhere and the engine is used as before. `GROUNDTRUTH_HOST_VIEW=0` turns it off with the file view.
 
 A pid read from the cgroup may die and be reused by an unrelated process before it is signalled: every
-signal goes through a pidfd opened first and checked to still be a member of the container's cgroup, so it
-can only ever reach the process that was listed.
+signal goes through a pidfd opened first, and only when the pid is still in the container's cgroup after
+that, so it can only ever reach the process that was listed.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ def _read(path: str) -> str:
 class HostProcesses:
     """One container's processes (see the module docstring)."""
 
-    def __init__(self, procs_file: str, cgroup_line: str, init_pid: int) -> None:
+    def __init__(self, procs_file: str, init_pid: int) -> None:
         self.procs_file = procs_file
-        self.cgroup_line = cgroup_line
         self.init_pid = init_pid
 
     @classmethod
@@ -52,6 +51,7 @@ class HostProcesses:
             if _read(f"/proc/{pid}/uid_map").split() != ["0", "0", "4294967295"]:
                 return None
             lines = _read(f"/proc/{pid}/cgroup").splitlines()
+            os.close(os.pidfd_open(pid))  # a kernel without pidfds (before 5.3): signals go through the engine
         except OSError:
             return None  # another PID namespace: the engine's init is not visible here
         for line in lines:
@@ -64,7 +64,7 @@ class HostProcesses:
                 continue
             try:
                 if str(pid) in _read(candidate).split():
-                    return cls(candidate, line, pid)
+                    return cls(candidate, pid)
             except OSError:
                 continue
         return None
@@ -95,19 +95,22 @@ class HostProcesses:
         return out
 
     def signal(self, pids: list[int], sig: int) -> None:
-        """Signal each pid that is still the listed process: pidfd first, then membership checked."""
-        for pid in pids:
-            try:
-                fd = os.pidfd_open(pid)
-            except OSError:
-                continue
-            try:
-                if self.cgroup_line in _read(f"/proc/{pid}/cgroup").splitlines():
+        """Signal each pid that is still the listed process. Pidfds are opened first, then the cgroup is read
+        again: a pid in it now is held either by the process the fd pins (it is ours) or, if that one died
+        meanwhile, the fd's signal goes nowhere. (A zombie leader whose threads still run has an empty
+        /proc/<pid>/cgroup, so membership is read from the cgroup's side.)"""
+        opened: dict[int, int] = {}
+        try:
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    opened[pid] = os.pidfd_open(pid)
+            members = set(self.pids()) if opened else set()
+            for pid, fd in opened.items():
+                if pid in members:
                     with contextlib.suppress(OSError):
                         signal.pidfd_send_signal(fd, sig)
-            except OSError:
-                pass
-            finally:
+        finally:
+            for fd in opened.values():
                 os.close(fd)
 
     def stop_user(self, uid: int, give_up: float) -> tuple[int, list[ProcessInfo]]:
@@ -121,10 +124,10 @@ class HostProcesses:
                 return before, procs
             if time.monotonic() >= give_up:
                 raise TimeoutError(f"{len(mine)} processes of uid {uid} survived")
-            live = [p.pid for p in procs if p.uid == uid and not p.state.startswith("Z")]
-            self.signal(live, signal.SIGSTOP)
-            self.signal(live, signal.SIGKILL)
-            time.sleep(0.002 if live else 0.005)
+            # zombies too: a process whose main thread exited shows as Z while its other threads run on
+            self.signal(mine, signal.SIGSTOP)
+            self.signal(mine, signal.SIGKILL)
+            time.sleep(0.002)
             procs = self.ps()
 
 
@@ -140,9 +143,10 @@ def _sysvipc_in(ns_fd: int, out: dict[str, str], errors: list[BaseException]) ->
         errors.append(exc)
 
 
-def ipc_objects(pid: int) -> list[tuple[str, int, str]]:
-    """(kind, owner uid, id or name) of every SysV IPC object and POSIX message queue in the IPC namespace of
-    `pid` (a process of the container), read from the host."""
+def ipc_objects(pid: int) -> list[tuple[str, frozenset[int], str]]:
+    """(kind, uids of its owner and creator, id or name) of every SysV IPC object and POSIX message queue in
+    the IPC namespace of `pid` (a process of the container), read from the host. The creator counts: an agent
+    can hand a segment it filled to another owner (IPC_SET) and it stays its data."""
     ns_fd = os.open(f"/proc/{pid}/ns/ipc", os.O_RDONLY | os.O_CLOEXEC)
     try:
         tables: dict[str, str] = {}
@@ -154,23 +158,28 @@ def ipc_objects(pid: int) -> list[tuple[str, int, str]]:
         os.close(ns_fd)
     if errors:
         raise OSError(f"reading the sandbox's IPC objects: {errors[0]}")
-    out: list[tuple[str, int, str]] = []
+    out: list[tuple[str, frozenset[int], str]] = []
     for kind, text in tables.items():
         lines = text.splitlines()
-        if not lines:
-            continue
-        header = lines[0].split()
-        for line in lines[1:]:
-            cols = line.split()
-            if "uid" in header and len(cols) == len(header):
-                out.append((f"SysV {kind}", int(cols[header.index("uid")]), cols[1]))
+        if lines:
+            out += sysvipc_rows(f"SysV {kind}", lines[0].split(), [ln.split() for ln in lines[1:]])
     mq = f"/proc/{pid}/root/dev/mqueue"
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         dfd = os.open(mq, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for name in os.listdir(dfd):
                 with contextlib.suppress(OSError):
-                    out.append(("message queue", os.lstat(name, dir_fd=dfd).st_uid, name))
+                    out.append(("message queue", frozenset({os.lstat(name, dir_fd=dfd).st_uid}), name))
         finally:
             os.close(dfd)
+    return out
+
+
+def sysvipc_rows(kind: str, header: list[str], rows: list[list[str]]) -> list[tuple[str, frozenset[int], str]]:
+    """The rows of a /proc/sysvipc table as (kind, owner and creator uids, id)."""
+    cols = [header.index(c) for c in ("uid", "cuid") if c in header]
+    out = []
+    for row in rows:
+        if cols and len(row) == len(header) and all(row[i].isdigit() for i in cols):
+            out.append((kind, frozenset(int(row[i]) for i in cols), row[1]))
     return out

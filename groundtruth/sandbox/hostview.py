@@ -34,6 +34,7 @@ from groundtruth.sandbox.base import FileStat
 _ENGINE_ONLY = ("/proc", "/sys", "/dev")
 _DRIVERS = ("overlay2", "fuse-overlayfs", "overlay")
 _MAX_HOPS = 40
+_MAX_DEPTH = 256  # deeper scopes are the engine's: a directory fd per level would run out
 _SCOPE_BYTES = 1 << 30
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -104,59 +105,89 @@ class HostView:
 
     def _locate(self, path: str, *, follow: bool, fds: list[int], lexical: bool = False) -> tuple[int, str, str]:
         """(directory fd, name in it, container path) of `path`, every symlink on the way followed inside the
-        container, the last one only when `follow`. Raises FileNotFoundError / NotADirectoryError, unless
-        `lexical`: then a missing part ends the walk and the rest of the path is kept as written."""
-        parts = _parts(path)
-        hops = 0
-        while True:
-            cur, fd = "/", self._open_root()
-            fds.append(fd)
-            for i, part in enumerate(parts):
-                cand = posixpath.join(cur, part)
-                self._served(cand)
-                last = i == len(parts) - 1
-                if cand in self.file_mounts:
-                    if not last:
-                        raise NotADirectoryError(cand)
-                    src = self.file_mounts[cand]
-                    pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
-                    fds.append(pfd)
-                    return pfd, posixpath.basename(src), cand
-                if cand in self.dir_mounts:
-                    src = self.dir_mounts[cand]
-                    if last:
-                        pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
-                        fds.append(pfd)
-                        return pfd, posixpath.basename(src), cand
-                    fd = os.open(src, _DIR & ~os.O_NOFOLLOW)
-                    fds.append(fd)
-                    cur = cand
-                    continue
-                try:
-                    info = os.lstat(part, dir_fd=fd)
-                except (FileNotFoundError, NotADirectoryError):
-                    if lexical:
-                        return fd, part, posixpath.join(cand, *parts[i + 1:])
-                    raise
-                if st.S_ISLNK(info.st_mode) and (follow or not last):
-                    hops += 1
-                    if hops > _MAX_HOPS:
-                        raise OSError(errno.ELOOP, f"{path}: too many levels of symbolic links")
-                    target = os.readlink(part, dir_fd=fd)
-                    base = "/" if target.startswith("/") else cur
-                    parts = _parts(posixpath.join(base, target)) + parts[i + 1:]
-                    break
-                if last:
-                    return fd, part, cand
-                if not st.S_ISDIR(info.st_mode):
-                    if lexical:
-                        return fd, part, posixpath.join(cand, *parts[i + 1:])
-                    raise NotADirectoryError(cand)
-                fd = os.open(part, _DIR, dir_fd=fd)
+        container, the last one only when `follow`. The request path is cleaned as text first (as the engine
+        does); in a symlink's target `..` is the parent of the directory actually reached, as for the kernel.
+        Raises FileNotFoundError / NotADirectoryError, unless `lexical`: then missing parts are kept as
+        written (the engine's way of reporting where a link leads). Open fds are kept in `fds` for the caller
+        to close."""
+        if len(path) > 1 and (path.endswith("/") or path.endswith("/.")):
+            raise NotServed("a trailing slash asks the engine to follow the last link")  # rare: its semantics
+        root = self._open_root()
+        fds.append(root)
+        stack: list[tuple[str, int | None]] = [("/", root)]  # directories reached; None: a missing one
+
+        def pop_to(depth: int) -> None:
+            while len(stack) > depth:
+                _, fd = stack.pop()
+                if fd is not None:
+                    fds.remove(fd)
+                    os.close(fd)
+
+        def push(cpath: str, fd: int | None) -> None:
+            if len(stack) > _MAX_DEPTH:
+                raise NotServed(f"{path}: deeper than {_MAX_DEPTH} directories")
+            if fd is not None:
                 fds.append(fd)
-                cur = cand
-            else:
-                return fd, ".", "/"  # the root itself
+            stack.append((cpath, fd))
+
+        pending = _parts(path)
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                pop_to(max(1, len(stack) - 1))
+                continue
+            cur, fd = stack[-1]
+            cand = posixpath.join(cur, part)
+            self._served(cand)
+            last = not any(p not in ("", ".") for p in pending)
+            if fd is None:
+                if not lexical:
+                    raise FileNotFoundError(cand)
+                push(cand, None)
+                continue
+            if cand in self.file_mounts or (cand in self.dir_mounts and last):
+                src = self.file_mounts.get(cand) or self.dir_mounts[cand]
+                if not last:
+                    raise NotADirectoryError(cand)
+                pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
+                fds.append(pfd)
+                return pfd, posixpath.basename(src), cand
+            if cand in self.dir_mounts:
+                push(cand, os.open(self.dir_mounts[cand], _DIR & ~os.O_NOFOLLOW))
+                continue
+            try:
+                info = os.lstat(part, dir_fd=fd)
+            except (FileNotFoundError, NotADirectoryError):
+                if not lexical:
+                    raise
+                push(cand, None)
+                continue
+            if st.S_ISLNK(info.st_mode) and (follow or not last):
+                hops += 1
+                if hops > _MAX_HOPS:
+                    raise OSError(errno.ELOOP, f"{path}: too many levels of symbolic links")
+                target = os.readlink(part, dir_fd=fd)
+                if target.startswith("/"):
+                    pop_to(1)
+                pending = target.split("/") + pending
+                continue
+            if last:
+                return fd, part, cand
+            if not st.S_ISDIR(info.st_mode):
+                if not lexical:
+                    raise NotADirectoryError(cand)
+                push(cand, None)
+                continue
+            push(cand, os.open(part, _DIR, dir_fd=fd))
+        cur, fd = stack[-1]
+        if fd is None:
+            if not lexical:
+                raise FileNotFoundError(cur)
+            return root, ".", cur
+        return fd, ".", cur
 
     @contextlib.contextmanager
     def _at(self, path: str, *, follow: bool, lexical: bool = False) -> Iterator[tuple[int, str, str]]:
@@ -253,9 +284,11 @@ class _Walker:
         self.budget = max(limit * 16, _SCOPE_BYTES)
         self.inodes: dict[tuple[int, int], str] = {}
 
-    def add(self, dfd: int, name: str, cpath: str, arcname: str) -> None:
+    def add(self, dfd: int, name: str, cpath: str, arcname: str, depth: int = 0) -> None:
         if any(_under(cpath, r) for r in _ENGINE_ONLY):
             return
+        if depth > _MAX_DEPTH:
+            raise NotServed(f"{cpath}: deeper than {_MAX_DEPTH} directories")
         info = os.lstat(name, dir_fd=dfd)
         mode = info.st_mode
         if st.S_ISSOCK(mode):
@@ -264,19 +297,19 @@ class _Walker:
         ti.mode, ti.uid, ti.gid, ti.mtime = mode & 0o7777, info.st_uid, info.st_gid, int(info.st_mtime)
         ti.pax_headers = self._xattrs(dfd, name, mode)
         key = (info.st_dev, info.st_ino)
-        if not st.S_ISDIR(mode) and info.st_nlink > 1 and key in self.inodes:
-            ti.type, ti.linkname = tarfile.LNKTYPE, self.inodes[key]
-            self.tar.addfile(ti)
-            return
+        if not st.S_ISDIR(mode) and info.st_nlink > 1:
+            if key in self.inodes:  # any kind of entry, as the engine does: FIFOs and symlinks too
+                ti.type, ti.linkname = tarfile.LNKTYPE, self.inodes[key]
+                self.tar.addfile(ti)
+                return
+            self.inodes[key] = arcname
         if st.S_ISREG(mode):
-            if info.st_nlink > 1:
-                self.inodes[key] = arcname
             self.budget -= info.st_size
             if self.budget < 0:  # the engine's archive had no limit at all; one file may exceed `limit` here
                 raise FileTooLarge(f"{cpath}: the scope holds over {_SCOPE_BYTES >> 20} MiB")
             ffd = os.open(name, _FILE, dir_fd=dfd)
             with os.fdopen(ffd, "rb") as fh:
-                data = fh.read(info.st_size)
+                data = fh.read(info.st_size) if st.S_ISREG(os.fstat(fh.fileno()).st_mode) else b""
             ti.type, ti.size = tarfile.REGTYPE, len(data)
             self.tar.addfile(ti, io.BytesIO(data))
         elif st.S_ISLNK(mode):
@@ -287,17 +320,17 @@ class _Walker:
             self.tar.addfile(ti)
             sub = os.open(name, _LIST, dir_fd=dfd)
             try:
-                for child in sorted(os.listdir(sub)):
+                for child in sorted(os.listdir(sub), key=os.fsencode):  # byte order, as the engine walks
                     ccpath = posixpath.join(cpath, child)
                     if ccpath in self.view.dir_mounts or ccpath in self.view.file_mounts:
                         src = self.view.dir_mounts.get(ccpath) or self.view.file_mounts[ccpath]
                         pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
                         try:
-                            self.add(pfd, posixpath.basename(src), ccpath, f"{arcname}/{child}")
+                            self.add(pfd, posixpath.basename(src), ccpath, f"{arcname}/{child}", depth + 1)
                         finally:
                             os.close(pfd)
                         continue
-                    self.add(sub, child, ccpath, f"{arcname}/{child}")
+                    self.add(sub, child, ccpath, f"{arcname}/{child}", depth + 1)
             finally:
                 os.close(sub)
         else:
@@ -320,7 +353,10 @@ class _Walker:
             out = {}
             for key in os.listxattr(proc):
                 with contextlib.suppress(OSError):
-                    out[f"SCHILY.xattr.{key}"] = os.getxattr(proc, key).decode("utf-8", "replace")
+                    value = os.getxattr(proc, key).decode("utf-8", "replace")
+                    # a pax key is strict UTF-8 without "=": undecodable bytes and "=" are escaped
+                    safe = key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    out[f"SCHILY.xattr.{safe.replace('=', '%3D')}"] = value
             return out
         except OSError:
             return {}
