@@ -1,6 +1,6 @@
 """The performance suite of issue 11: groundtruth against baselines measured in the same run, as ratios.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--json FILE] [--concurrency 1,4,16]
+    .venv/bin/python benchmarks/run.py [--quick] [--json FILE] [--plot FILE.png] [--concurrency 1,4,16]
 
 Every number is a median (p50) and p95 of wall-clock samples on this machine, beside the load average when
 it was taken; a ratio compares two numbers of the same run (background load hits both alike), so ratios are
@@ -285,6 +285,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer samples, concurrency 1 and 4 "
                                                         "(about two minutes idle, three under load)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    ap.add_argument("--plot", metavar="FILE", help="also draw the throughput curves to FILE (PNG)")
     ap.add_argument("--concurrency", default=None, help="throughput levels, e.g. 1,4,16,64 (default 1,4,16)")
     ap.add_argument("--cold", action="store_true",
                     help="no prepared worlds, no exec channel, no host view: the engine-only path")
@@ -358,8 +359,35 @@ def main() -> None:
         prune(run_id=RUN_ID)
     res["seconds"] = round(time.perf_counter() - started, 1)
     report(res)
+    if args.plot and res.get("throughput"):
+        plot(res, Path(args.plot))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+
+
+def plot(res: dict[str, Any], path: Path) -> None:
+    """Episodes per minute against concurrency, ours and the naive harness's, per task set."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.add_subplot()
+    for label, key, style in (("file tasks", "throughput", "-"), ("shell catalog", "throughput_catalog", "--")):
+        rows = res.get(key) or {}
+        if not rows:
+            continue
+        levels = sorted(rows, key=int)
+        xs = [int(c) for c in levels]
+        ax.plot(xs, [rows[c]["episodes_per_min"] for c in levels], "o" + style, label=f"groundtruth, {label}")
+        ax.plot(xs, [rows[c]["naive_episodes_per_min"] for c in levels], "x" + style,
+                label=f"naive harness, {label}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("concurrency (episodes at once)")
+    ax.set_ylabel("episodes per minute")
+    ax.set_title(f"throughput on {res['machine']['cpus']} cores ({res['machine']['storage_driver']})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    print(f"plot: {path}")
 
 
 def report(res: dict[str, Any]) -> None:

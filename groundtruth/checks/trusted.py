@@ -15,11 +15,11 @@ import ast
 import os
 import posixpath
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from groundtruth.checks import testrunner
 from groundtruth.checks.results import Status
 from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.docker import DockerSandbox
@@ -97,12 +97,12 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
             "GT_SANDBOX_EXEC_TIMEOUT": f"{task.spec.limits.exec_timeout:g}",
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
         }
-        cmd = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
+        args = [
+            "-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
             "-c", os.devnull, "--rootdir", str(root), f"--junitxml={junit}", str(tests),
         ]
         try:
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=c.timeout)
+            returncode, output = testrunner.run(args, env=env, cwd=str(root), timeout=c.timeout)
         except subprocess.TimeoutExpired:
             if infra.exists():
                 raise InfrastructureError(f"the engine failed during the trusted tests: {infra.read_text()}") from None
@@ -110,7 +110,7 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
         if infra.exists():
             raise InfrastructureError(f"the engine failed during the trusted tests: {infra.read_text()}")
         if not junit.exists():
-            return Status.UNKNOWN, f"the trusted tests could not run (exit {proc.returncode}): {proc.stdout[-300:]}"
+            return Status.UNKNOWN, f"the trusted tests could not run (exit {returncode}): {output[-300:]}"
         xml = junit.read_bytes()
     suite = ET.fromstring(xml)
     node = suite if suite.tag == "testsuite" else suite.find("testsuite")
@@ -119,6 +119,6 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
     total = int(node.get("tests", 0))
     bad = int(node.get("failures", 0)) + int(node.get("errors", 0)) + int(node.get("skipped", 0))
     passed = total - bad
-    if proc.returncode == 0 and passed >= expected and bad == 0:
+    if returncode == 0 and passed >= expected and bad == 0:
         return Status.PASS, f"{passed}/{expected} trusted tests passed"
-    return Status.FAIL, f"{passed}/{expected} trusted tests passed, exit {proc.returncode}: {proc.stdout[-300:]}"
+    return Status.FAIL, f"{passed}/{expected} trusted tests passed, exit {returncode}: {output[-300:]}"
