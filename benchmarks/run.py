@@ -288,7 +288,7 @@ def main() -> None:
     ap.add_argument("--plot", metavar="FILE", help="also draw the throughput curves to FILE (PNG)")
     ap.add_argument("--concurrency", default=None, help="throughput levels, e.g. 1,4,16,64 (default 1,4,16)")
     ap.add_argument("--cold", action="store_true",
-                    help="no prepared worlds, no exec channel, no host view: the engine-only path")
+                    help="no prepared worlds, no exec channel, no host view, cold pytest: the engine-only path")
     ap.add_argument("--only", default="", help="comma-separated sections: step,reset,verify,episode,throughput,"
                                                "memory (default: all)")
     args = ap.parse_args()
@@ -298,6 +298,7 @@ def main() -> None:
         os.environ["GROUNDTRUTH_EXEC_CHANNEL"] = "0"
         os.environ["GROUNDTRUTH_PREPARE"] = "0"
         os.environ["GROUNDTRUTH_HOST_VIEW"] = "0"
+        os.environ["GROUNDTRUTH_WARM_PYTEST"] = "0"
     reg = Registry([])
     lt = reg.get("leaked-token")
     image = taskimage.tag(lt)
