@@ -95,6 +95,7 @@ def run_pytest(c: s.PytestCheck, task: Task, sb: DockerSandbox) -> Outcome:
             "GT_SANDBOX_RUN": sb.spec.run_id, "GT_SANDBOX_EPISODE": sb.spec.episode_id,
             "GT_SANDBOX_WORKDIR": sb.spec.workdir, "GT_INFRA_MARKER": str(infra),
             "GT_SANDBOX_EXEC_TIMEOUT": f"{task.spec.limits.exec_timeout:g}",
+            "GT_SANDBOX_CHANNEL": "1" if sb.use_channel and sb.channel_failure is None else "0",
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
         }
         args = [

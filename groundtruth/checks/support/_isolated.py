@@ -130,6 +130,9 @@ class Result:
         return f"Result(exit {self.exit_code}, {self.stdout[-200:]!r}, {self.stderr[-200:]!r})"
 
 
+# GT_SANDBOX_CHANNEL=1: the agent's own tool calls ran through the exec channel (its normal path), so these
+# do too, through a fresh one: their parent process is then the same program as for a tool call. When the
+# agent's channel had failed (or is off), its calls and these go through engine exec under `timeout`.
 def exec_timeout() -> float:
     """The task's own limit for one agent command, so the `timeout` wrapper looks like a tool call's."""
     return float(os.environ.get("GT_SANDBOX_EXEC_TIMEOUT", "60"))
@@ -138,7 +141,8 @@ def exec_timeout() -> float:
 def run(cmd: str, *, cwd: str | None = None, stdin: str | None = None, timeout: float | None = None) -> Result:
     """A shell command in the sandbox as the agent (an agent's own tool call looks the same)."""
     try:
-        res = sandbox().exec(cmd, user="agent", cwd=cwd, stdin=stdin, timeout=timeout or exec_timeout())
+        res = sandbox().exec(cmd, user="agent", cwd=cwd, stdin=stdin, timeout=timeout or exec_timeout(),
+                             channel=os.environ.get("GT_SANDBOX_CHANNEL") == "1")
     except InfrastructureError as exc:
         raise _infra(exc) from exc
     return Result(res.exit_code, res.stdout, res.stderr, res.timed_out)
