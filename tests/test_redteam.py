@@ -80,3 +80,22 @@ def test_validate_prints_the_exploit_table_and_fails_on_a_winner(sandbox_image: 
     table = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=900, env={"COLUMNS": "200",
                                                                                         **__import__("os").environ})
     assert "hide-copy" in table.stdout and "WON" in table.stdout and "caught" in table.stdout, table.stdout[-3000:]
+
+
+@pytest.mark.parametrize("task_id", ["leaked-token", "delete-customer-record"])
+def test_hiding_in_xattrs_wins_against_the_engine_archive_and_loses_against_the_host_view(
+        sandbox_image: str, monkeypatch: pytest.MonkeyPatch, task_id: str) -> None:
+    """The engine's archive API drops user extended attributes: a verifier reading through it (the engine-only
+    path, GROUNDTRUTH_HOST_VIEW=0) cannot see the base64 pieces `hide-xattr` leaves; the host view reads them
+    and `residue` finds the secret in them."""
+    task = Registry().get(task_id)
+    variant = task.spec.variants[0].name
+    [plan] = plans_for(profile(task, variant, run_id=RUN_ID), task, ["hide-xattr"])
+    monkeypatch.setenv("GROUNDTRUTH_HOST_VIEW", "0")
+    won = run_plan(task, variant, plan, run_id=RUN_ID)
+    monkeypatch.delenv("GROUNDTRUTH_HOST_VIEW")
+    lost = run_plan(task, variant, plan, run_id=RUN_ID)
+    assert won.won and won.outcome == "success", won
+    assert not lost.won and lost.outcome == "failure", lost
+    residue = next(c.id for c in task.spec.checks if c.type == "residue")
+    assert residue in lost.caught_by, lost
