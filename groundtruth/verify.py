@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 
 from groundtruth.checks import custom, declarative, fsdiff, harbor, residue, services, sqlitediff, trusted
+from groundtruth.checks.astlock import AST_LOCK
 from groundtruth.checks.baseline import Baseline
 from groundtruth.checks.results import (
     CheckResult,
@@ -72,7 +73,8 @@ def run_check(c: s.Check, task: Task, sb: DockerSandbox, state: FinalState) -> C
         elif isinstance(c, s.HarborTests):
             status, reason = harbor.run_harbor_tests(c, task, sb)
         elif isinstance(c, s.PythonCheck):
-            status, reason = custom.run_python(c, task, state)
+            with AST_LOCK:  # a task's own check may parse code (see checks/astlock.py)
+                status, reason = custom.run_python(c, task, state)
         elif isinstance(c, s.FsDiff):
             status, reason = fsdiff.fs_diff(c, state)
         elif isinstance(c, s.SqliteDiff):

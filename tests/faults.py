@@ -23,7 +23,9 @@ class RefusingEngine:
     when `refuse` is None) get the engine's own error shape, HTTP 500; every other byte passes through, so
     pings, exec streams and removals work as they do against the engine itself."""
 
-    def __init__(self, path: Path, refuse: int | None, upstream: str = "/var/run/docker.sock") -> None:
+    def __init__(self, path: Path, refuse: int | None, upstream: str = "/var/run/docker.sock", *,
+                 drop: bool = False) -> None:
+        self.drop = drop  # hang up without an answer instead (what an overloaded engine did once in CI)
         self.path = path
         self.left = refuse
         self.refused = 0
@@ -78,6 +80,11 @@ class RefusingEngine:
                         dst.shutdown(socket.SHUT_WR)
                     return
                 if inspect and self._refuses(chunk):
+                    if self.drop:
+                        for s in (src, dst):
+                            with contextlib.suppress(OSError):
+                                s.close()
+                        return
                     src.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
                                 b"Content-Length: " + str(len(REFUSAL)).encode() + b"\r\nConnection: close\r\n\r\n"
                                 + REFUSAL)

@@ -98,10 +98,10 @@ def test_container_killed_during_agent_steps_is_retried_never_scored(tmp_path: P
 def refusing(tmp_path: Path) -> Iterator[Any]:
     made: list[RefusingEngine] = []
 
-    def make(refuse: int | None) -> RefusingEngine:
+    def make(refuse: int | None, drop: bool = False) -> RefusingEngine:
         sock = Path(f"/tmp/gt-refuse-{uuid.uuid4().hex[:8]}.sock")  # short: unix socket paths are limited
         proxy = RefusingEngine(sock, refuse, upstream=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-                               .removeprefix("unix://"))
+                               .removeprefix("unix://"), drop=drop)
         made.append(proxy)
         return proxy
 
@@ -122,6 +122,20 @@ def test_engine_refusing_then_recovering_is_retried_and_the_episode_finishes(tmp
     assert ep["status"] == "done" and ep["classification"] == "true_success" and ep["attempts"] == 3
     errors = [e for (e,) in _rows(db, "select error from attempts order by attempt")]
     assert len(errors) == 2 and all("refuses to create containers" in e for e in errors)
+    assert leftovers(json.loads(res.stdout)["run_id"]) == {"containers": 0, "volumes": 0, "images": 0}
+
+
+def test_an_engine_hanging_up_on_create_is_retried_in_place(tmp_path: Path, refusing: Any) -> None:
+    """`RemoteDisconnected` on create (an overloaded engine, seen in CI) costs a moment, not an attempt."""
+    proxy = refusing(2, drop=True)
+    db = tmp_path / "gt.db"
+    res = subprocess.run([*GT, "run", "--task", "leaked-token", "--agent", "oracle", "--retries", "0", "--db",
+                          str(db), "--json"], capture_output=True, text=True, timeout=300,
+                         env=cli_env(DOCKER_HOST=proxy.url))
+    assert res.returncode == 0, res.stderr
+    [ep] = json.loads(res.stdout)["episodes"]
+    assert proxy.refused == 2
+    assert ep["status"] == "done" and ep["classification"] == "true_success" and ep["attempts"] == 1
     assert leftovers(json.loads(res.stdout)["run_id"]) == {"containers": 0, "volumes": 0, "images": 0}
 
 

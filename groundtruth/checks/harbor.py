@@ -24,6 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from groundtruth.checks import astlock
 from groundtruth.checks.results import Status
 from groundtruth.checks.trusted import count_tests
 from groundtruth.sandbox.docker import DockerSandbox
@@ -36,7 +37,7 @@ Outcome = tuple[Status, str]
 def defined_tests(source: str) -> list[str]:
     """`name` or `Class::name` of every test a trusted file defines (what the report must show as passed)."""
     out: list[str] = []
-    for node in ast.parse(source).body:
+    for node in astlock.parse(source).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
             out.append(node.name)
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):

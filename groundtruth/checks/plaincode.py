@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from groundtruth.checks import astlock
 from groundtruth.checks.state import FinalState
 
 # Whole modules without I/O, clocks, process state or evaluation of strings.
@@ -56,10 +57,10 @@ def problems(source: bytes, *, original: bytes | None = None, pure: Iterable[str
     """Why `source` is not plain code (empty when it is). `original` is the file as the task shipped it:
     whatever it imported stays allowed."""
     try:
-        tree = ast.parse(source)
+        tree = astlock.parse(source)
     except (SyntaxError, ValueError) as exc:
         return [f"does not parse: {exc}"]
-    allowed_pairs = _imports(ast.parse(original)) if original is not None else set()
+    allowed_pairs = _imports(astlock.parse(original)) if original is not None else set()
     pure_set = set(pure)
     out: list[str] = []
 

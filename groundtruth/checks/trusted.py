@@ -19,7 +19,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from groundtruth.checks import testrunner
+from groundtruth.checks import astlock, testrunner
 from groundtruth.checks.results import Status
 from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox.docker import DockerSandbox
@@ -63,7 +63,7 @@ def run_command(c: s.CommandCheck, task: Task, sb: DockerSandbox) -> Outcome:
 
 def count_tests(source: str) -> int:
     """Tests a trusted file defines, counted on the host: skips or early exits cannot shrink the count."""
-    tree = ast.parse(source)
+    tree = astlock.parse(source)
     n = 0
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):

@@ -23,6 +23,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig, Mount
 from docker.utils import decode_json_header
 from pydantic import BaseModel
+from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RequestException
 
 from groundtruth.errors import CommandTooLong, FileTooLarge, ImageMissing, InfrastructureError, SandboxClosed
@@ -134,6 +135,10 @@ def _engine_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise InfrastructureError(f"{what}: Docker engine error: {exc}") from exc
 
 
+class _Transient(Exception):
+    """The engine dropped the connection: worth another try."""
+
+
 class RawExec(BaseModel):
     exit_code: int
     stdout: bytes
@@ -168,6 +173,20 @@ class DockerSandbox:
 
     @staticmethod
     def _start_container(spec: SandboxSpec, image: str, kind: str) -> str:
+        """Retried when the engine drops the connection (seen under load: `RemoteDisconnected` on create); a
+        container made by an attempt whose answer was lost carries the run's labels and is pruned with it."""
+        for attempt in range(3):
+            try:
+                return DockerSandbox._start_once(spec, image, kind)
+            except _Transient:
+                if attempt == 2:
+                    raise InfrastructureError(f"could not start a sandbox from {image!r}: the Docker engine "
+                                              "dropped the connection three times") from None
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _start_once(spec: SandboxSpec, image: str, kind: str) -> str:
         labels = {**base_labels(spec.run_id, spec.episode_id, spec.ttl_seconds, kind), **spec.labels}
         mem = f"{spec.memory_mb}m"
         try:
@@ -192,8 +211,9 @@ class DockerSandbox:
             )
             try:
                 container.start()
-            except APIError:
-                container.remove(force=True)
+            except (APIError, RequestException):
+                with contextlib.suppress(DockerException, RequestException):
+                    container.remove(force=True)
                 raise
         except ImageNotFound as exc:
             if image != spec.image:
@@ -204,6 +224,8 @@ class DockerSandbox:
             raise ImageMissing(
                 f"image {image!r} is not in the Docker engine: run `groundtruth images build` first"
             ) from exc
+        except RequestsConnectionError as exc:
+            raise _Transient(str(exc)) from exc
         except (APIError, RequestException) as exc:
             raise InfrastructureError(f"could not start a sandbox from {image!r}: {exc}") from exc
         return str(container.id)
