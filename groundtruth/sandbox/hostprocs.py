@@ -33,6 +33,14 @@ def _read(path: str) -> str:
         return fh.read()
 
 
+def _uid_of(pid: int) -> int | None:
+    try:
+        status = _read(f"/proc/{pid}/status")
+    except OSError:
+        return None
+    return next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), None)
+
+
 class HostProcesses:
     """One container's processes (see the module docstring)."""
 
@@ -87,14 +95,14 @@ class HostProcesses:
             comm_end = stat.rfind(")")
             comm = stat[stat.find("(") + 1:comm_end]
             fields = stat[comm_end + 2:].split()
-            uid = next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), -1)
+            uid = next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), -1)  # euid
             started = int(fields[19]) / _TICKS
             command = " ".join(a.decode(errors="replace") for a in argv.split(b"\0") if a) or f"[{comm}]"
             out.append(ProcessInfo(pid=pid, ppid=int(fields[1]), uid=uid, state=fields[0],
                                    elapsed_seconds=max(0, int(uptime - started)), command=command))
         return out
 
-    def signal(self, pids: list[int], sig: int) -> None:
+    def signal(self, pids: list[int], sig: int, uid: int | None = None) -> None:
         """Signal each pid that is still the listed process. Pidfds are opened first, then the cgroup is read
         again: a pid in it now is held either by the process the fd pins (it is ours) or, if that one died
         meanwhile, the fd's signal goes nowhere. (A zombie leader whose threads still run has an empty
@@ -106,7 +114,7 @@ class HostProcesses:
                     opened[pid] = os.pidfd_open(pid)
             members = set(self.pids()) if opened else set()
             for pid, fd in opened.items():
-                if pid in members:
+                if pid in members and (uid is None or _uid_of(pid) == uid):
                     with contextlib.suppress(OSError):
                         signal.pidfd_send_signal(fd, sig)
         finally:
@@ -125,8 +133,8 @@ class HostProcesses:
             if time.monotonic() >= give_up:
                 raise TimeoutError(f"{len(mine)} processes of uid {uid} survived")
             # zombies too: a process whose main thread exited shows as Z while its other threads run on
-            self.signal(mine, signal.SIGSTOP)
-            self.signal(mine, signal.SIGKILL)
+            self.signal(mine, signal.SIGSTOP, uid)  # the uid again: a pid reused inside the container meanwhile
+            self.signal(mine, signal.SIGKILL, uid)  # is another user's process, never signalled
             time.sleep(0.002)
             procs = self.ps()
 
