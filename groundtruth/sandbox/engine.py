@@ -22,14 +22,17 @@ LABEL_OWNER = "groundtruth.owner"
 LABEL_KIND = "groundtruth.kind"
 
 _lock = threading.Lock()
+_clients: dict[int, docker.DockerClient] = {}
 
 
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
-@lru_cache(maxsize=1)
 def _client() -> docker.DockerClient:
+    pid = os.getpid()
+    if pid in _clients:
+        return _clients[pid]
     try:
         client = docker.from_env(timeout=120, max_pool_size=64)
         client.ping()
@@ -37,13 +40,26 @@ def _client() -> docker.DockerClient:
         raise EngineUnavailable(
             f"Docker engine not reachable at {engine_address()}: start dockerd or set DOCKER_HOST ({exc})"
         ) from exc
+    _clients[pid] = client
     return client
 
 
 def client() -> docker.DockerClient:
-    """The process-wide client; the first call pings the engine so failures surface early and clearly."""
+    """The process-wide client; the first call pings the engine so failures surface early and clearly.
+    A forked child (gymnasium's AsyncVectorEnv workers, multiprocessing) gets its own: its parent's pooled
+    connections must never carry two processes' requests at once (seen as `400 Bad Request` and
+    `RemoteDisconnected` on container create)."""
     with _lock:
         return _client()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # it may have been held by another thread at the fork
+    _clients.clear()  # the parent's connections stay the parent's (never closed or used here)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def owner_tag() -> str:
