@@ -30,6 +30,16 @@ def sandbox(sandbox_image: str) -> Iterator[object]:
         sb.close()
 
 
+def engine_only(sb: object) -> object:
+    """The same container, read through the engine only (no host view of files or processes)."""
+    from groundtruth.sandbox import DockerSandbox
+
+    assert isinstance(sb, DockerSandbox)
+    twin = DockerSandbox(sb.spec, sb.container_id)
+    twin._view, twin._procs, twin._view_known = None, None, True
+    return twin
+
+
 @pytest.fixture(scope="session")
 def endpoint() -> str:
     """The local OpenAI-compatible server: required in CI, optional (skipped with a note) elsewhere."""

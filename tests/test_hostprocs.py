@@ -12,6 +12,7 @@ import pytest
 from groundtruth.checks import services
 from groundtruth.sandbox import DockerSandbox
 from groundtruth.sandbox.hostprocs import HostProcesses, ipc_objects
+from tests.conftest import engine_only
 
 IPC = r"""
 import ctypes, ctypes.util, os
@@ -24,8 +25,8 @@ assert rt.mq_open(b"/stash", os.O_CREAT | os.O_RDWR, 0o600, None) >= 0, ctypes.g
 
 
 def _engine_only(sb: DockerSandbox) -> DockerSandbox:
-    twin = DockerSandbox(sb.spec, sb.container_id)
-    twin._view, twin._procs, twin._view_known = None, None, True
+    twin = engine_only(sb)
+    assert isinstance(twin, DockerSandbox)
     return twin
 
 

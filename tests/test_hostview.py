@@ -16,7 +16,7 @@ from groundtruth.checks.manifest import read_archive
 from groundtruth.errors import FileTooLarge
 from groundtruth.sandbox import DockerSandbox, SandboxSpec, hostview
 from groundtruth.sandbox.hostview import HostView
-from tests.conftest import RUN_ID
+from tests.conftest import RUN_ID, engine_only
 
 MESSY = r"""
 set -e
@@ -62,9 +62,8 @@ def messy(sandbox_image: str) -> Iterator[DockerSandbox]:
 
 
 def _engine(sb: DockerSandbox) -> DockerSandbox:
-    """The same container, read through the engine only."""
-    twin = DockerSandbox(sb.spec, sb.container_id)
-    twin._view, twin._view_known = None, True
+    twin = engine_only(sb)
+    assert isinstance(twin, DockerSandbox)
     return twin
 
 

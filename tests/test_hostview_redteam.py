@@ -14,8 +14,15 @@ from groundtruth.checks import services
 from groundtruth.checks.manifest import read_archive
 from groundtruth.errors import InfrastructureError
 from groundtruth.sandbox import DockerSandbox, SandboxSpec
+from tests.conftest import engine_only
 
 RUN_ID = "rt-hostview"
+
+
+def _engine(sb: DockerSandbox) -> DockerSandbox:
+    twin = engine_only(sb)
+    assert isinstance(twin, DockerSandbox)
+    return twin
 
 
 def _new(sandbox_image: str, episode: str) -> DockerSandbox:
@@ -38,12 +45,6 @@ def fresh(sandbox_image: str) -> Iterator[DockerSandbox]:
         yield box
     finally:
         box.close()
-
-
-def _engine(sb: DockerSandbox) -> DockerSandbox:
-    twin = DockerSandbox(sb.spec, sb.container_id)
-    twin._view, twin._procs, twin._view_known = None, None, True
-    return twin
 
 
 def _entries(tar_bytes: bytes, root: str) -> dict[str, tuple[object, ...]]:

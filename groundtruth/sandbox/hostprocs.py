@@ -33,12 +33,16 @@ def _read(path: str) -> str:
         return fh.read()
 
 
+def _euid(status: str) -> int | None:
+    """The effective uid in a /proc/<pid>/status text (what `ps -o uid` shows)."""
+    return next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), None)
+
+
 def _uid_of(pid: int) -> int | None:
     try:
-        status = _read(f"/proc/{pid}/status")
+        return _euid(_read(f"/proc/{pid}/status"))
     except OSError:
         return None
-    return next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), None)
 
 
 class HostProcesses:
@@ -95,10 +99,10 @@ class HostProcesses:
             comm_end = stat.rfind(")")
             comm = stat[stat.find("(") + 1:comm_end]
             fields = stat[comm_end + 2:].split()
-            uid = next((int(ln.split()[2]) for ln in status.splitlines() if ln.startswith("Uid:")), -1)  # euid
+            uid = _euid(status)
             started = int(fields[19]) / _TICKS
             command = " ".join(a.decode(errors="replace") for a in argv.split(b"\0") if a) or f"[{comm}]"
-            out.append(ProcessInfo(pid=pid, ppid=int(fields[1]), uid=uid, state=fields[0],
+            out.append(ProcessInfo(pid=pid, ppid=int(fields[1]), uid=-1 if uid is None else uid, state=fields[0],
                                    elapsed_seconds=max(0, int(uptime - started)), command=command))
         return out
 

@@ -41,6 +41,11 @@ _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def _open_host_dir(path: str) -> int:
+    """A directory the engine chose on the host (a volume, a container's hosts file's folder): trusted."""
+    return os.open(path, _DIR & ~os.O_NOFOLLOW)
+
+
 def enabled() -> bool:
     return os.environ.get("GROUNDTRUTH_HOST_VIEW", "1") != "0"
 
@@ -152,11 +157,11 @@ class HostView:
                 src = self.file_mounts.get(cand) or self.dir_mounts[cand]
                 if not last:
                     raise NotADirectoryError(cand)
-                pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
+                pfd = _open_host_dir(posixpath.dirname(src))
                 fds.append(pfd)
                 return pfd, posixpath.basename(src), cand
             if cand in self.dir_mounts:
-                push(cand, os.open(self.dir_mounts[cand], _DIR & ~os.O_NOFOLLOW))
+                push(cand, _open_host_dir(self.dir_mounts[cand]))
                 continue
             try:
                 info = os.lstat(part, dir_fd=fd)
@@ -324,7 +329,7 @@ class _Walker:
                     ccpath = posixpath.join(cpath, child)
                     if ccpath in self.view.dir_mounts or ccpath in self.view.file_mounts:
                         src = self.view.dir_mounts.get(ccpath) or self.view.file_mounts[ccpath]
-                        pfd = os.open(posixpath.dirname(src), _DIR & ~os.O_NOFOLLOW)
+                        pfd = _open_host_dir(posixpath.dirname(src))
                         try:
                             self.add(pfd, posixpath.basename(src), ccpath, f"{arcname}/{child}", depth + 1)
                         finally:
